@@ -55,6 +55,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser.
+    files: ['src/dashboard/static/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // The edges: the CLI prints and reads the environment; main exits.
     files: ['src/cli/**', 'src/main.ts', 'src/config/**'],
     rules: { 'no-console': 'off', 'no-restricted-properties': 'off' },

@@ -1,0 +1,2 @@
+export { createDashboardHandler } from './handler.js'
+export type { DashboardHandler } from './handler.js'
