@@ -8,6 +8,7 @@
 //
 // Usage: node scripts/gen-exoscale-types.mjs            (writes the file)
 //        node scripts/gen-exoscale-types.mjs --check    (exit 1 when the committed file differs)
+//        node scripts/gen-exoscale-types.mjs --stdout   (print instead of writing)
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -124,7 +125,9 @@ export async function generateExoscaleTypes(specPath = SPEC_PATH) {
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)
 if (isMain) {
   const text = await generateExoscaleTypes()
-  if (process.argv.includes('--check')) {
+  if (process.argv.includes('--stdout')) {
+    process.stdout.write(text)
+  } else if (process.argv.includes('--check')) {
     const current = readFileSync(OUTPUT_PATH, 'utf8')
     if (current !== text) {
       console.error(`${path.relative(root, OUTPUT_PATH)} is stale: run npm run gen:exoscale-types`)
