@@ -79,7 +79,7 @@ describe('signing on the wire', () => {
     const { client, calls, clock } = setup([json(200, { instances: [] }), json(200, OP)], {
       endpoint: 'http://127.0.0.1:9/ch-gva-2/v2',
     })
-    await client.listInstances({ labels: { 'exollama-name': 'a b' } })
+    await client.listInstances({ labels: { 'exollama-name': 'n1', 'managed-by': 'exollama' } })
     await client.createInstance({
       name: 'x',
       'disk-size': 50,
@@ -89,12 +89,12 @@ describe('signing on the wire', () => {
     const expires = Math.floor(clock.now() / 1000) + 600
     const [list, create] = calls
     expect(list?.url.pathname).toBe('/ch-gva-2/v2/instance')
-    expect(list?.url.search).toBe('?labels=exollama-name%3Da%20b')
+    expect(list?.url.search).toBe('?labels=exollama-name%3Dn1%20managed-by%3Dexollama')
     expect(list?.headers.authorization).toBe(
       signRequest({
         method: 'GET',
         path: '/ch-gva-2/v2/instance',
-        query: { labels: 'exollama-name=a b' },
+        query: { labels: 'exollama-name=n1 managed-by=exollama' },
         apiKey: 'EXOtest',
         apiSecret: secret,
         expires,

@@ -20,7 +20,7 @@ export interface ListInstancesOptions extends CallOptions, Omit<ListInstancesQue
 
 /**
  * GET /instance in the client's zone. With `labels`, the filter is sent as the `labels` query
- * argument (`k=v,k2=v2`) and applied again to the answer, because that argument's format is
+ * argument (`k=v k2=v2`) and applied again to the answer, because that argument's format is
  * undocumented: the result never contains an instance without the labels.
  */
 export async function listInstances(

@@ -24,7 +24,14 @@ describe('labels', () => {
   })
 
   it('builds the query value with sorted keys', () => {
-    expect(labelsQueryValue({ b: '2', a: '1' })).toBe('a=1,b=2')
+    expect(labelsQueryValue({ b: '2', a: '1' })).toBe('a=1 b=2')
+    expect(labelsQueryValue({ 'managed-by': 'exollama' })).toBe('managed-by=exollama')
     expect(labelsQueryValue({})).toBeUndefined()
+  })
+
+  it('sends no server filter the space-separated form cannot express', () => {
+    expect(labelsQueryValue({ a: 'x y' })).toBeUndefined()
+    expect(labelsQueryValue({ 'a b': 'x' })).toBeUndefined()
+    expect(labelsQueryValue({ 'a=b': 'x' })).toBeUndefined()
   })
 })
