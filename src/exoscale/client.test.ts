@@ -404,3 +404,11 @@ describe('lookups', () => {
     )
   })
 })
+
+describe('options', () => {
+  it('makes at least one attempt whatever retry.maxAttempts says', async () => {
+    const { client, calls } = setup([json(503, {})], { retry: { maxAttempts: 0 } })
+    expect((await failure(client.listQuotas())).code).toBe('exoscale_server_error')
+    expect(calls).toHaveLength(1)
+  })
+})

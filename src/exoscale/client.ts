@@ -131,8 +131,9 @@ export function createExoscaleClient(options: ExoscaleClientOptions): ExoscaleCl
   const logger = (options.logger ?? silentLogger).child({ component: 'exoscale' })
   const retry: RetryOptions = { ...DEFAULT_RETRY_OPTIONS }
   for (const [k, v] of Object.entries(options.retry ?? {})) {
-    if (v !== undefined) retry[k as keyof RetryOptions] = v
+    if (v !== undefined && Number.isFinite(v) && v >= 0) retry[k as keyof RetryOptions] = v
   }
+  retry.maxAttempts = Math.max(1, Math.floor(retry.maxAttempts))
   const http = new ExoscaleHttp({
     apiKey: options.apiKey,
     apiSecret: options.apiSecret,

@@ -9,6 +9,7 @@
  * operations, quota, capacity) needs the simulator.
  */
 import { randomBytes } from 'node:crypto'
+import { inspect } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   createExoscaleClient,
@@ -18,7 +19,7 @@ import {
   type ExoscaleError,
   type Template,
 } from '../../src/exoscale/index.js'
-import { Secret } from '../../src/shared/index.js'
+import { ManualClock, Secret } from '../../src/shared/index.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
 
 const live =
@@ -459,6 +460,55 @@ describe('Exoscale client contract: simulator', () => {
     await new Promise((r) => setTimeout(r, 100))
     expect(polls()).toBe(after)
     await c.waitForOperation(await c.deleteInstance(id))
+  })
+
+  it('reports an expired signature (clock far behind) as invalid credentials', async () => {
+    const behind = target.client({ clock: new ManualClock(Date.now() - 2 * 3600_000) })
+    const e = await failure(behind.listInstances())
+    expect(e.code).toBe('exoscale_invalid_credentials')
+    expect(e.apiMessage).toMatch(/expired/)
+    expect(e.message).toMatch(/clock/)
+  })
+
+  it('keeps the secret and the Authorization header out of errors from real transport failures', async () => {
+    const sent: string[] = []
+    const spying = (secret: string) =>
+      target.client({
+        apiSecret: new Secret(secret),
+        fetch: (input, init) => {
+          const auth = new Headers(init?.headers).get('authorization')
+          if (auth) sent.push(auth)
+          return fetch(input, init)
+        },
+      })
+    const good = spying(sim.credentials.secret)
+    const { request } = await newInstance(good)
+    sim.faults.connectionReset({ when: 'before', match: { operationId: 'create-instance' } })
+    const errors = [
+      await failure(good.createInstance(request)),
+      await failure(spying('wrong-secret-canary').listInstances()),
+    ]
+    sim.faults.serverError({ status: 503, times: 10 })
+    errors.push(await failure(target.client({ retry: { maxAttempts: 2 } }).listQuotas()))
+    expect(errors.map((e) => e.code)).toEqual([
+      'exoscale_network',
+      'exoscale_invalid_credentials',
+      'exoscale_server_error',
+    ])
+    expect(sent.length).toBeGreaterThan(1)
+    for (const e of errors) {
+      for (const text of [
+        String(e),
+        e.stack ?? '',
+        inspect(e, { depth: 30, showHidden: true }),
+        JSON.stringify(e),
+        JSON.stringify(e.cause ?? null),
+      ]) {
+        expect(text).not.toContain(sim.credentials.secret)
+        expect(text).not.toContain('wrong-secret-canary')
+        for (const auth of sent) expect(text).not.toContain(auth)
+      }
+    }
   })
 
   it('answers 404 for an unknown instance and operation', async () => {
