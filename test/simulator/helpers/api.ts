@@ -54,6 +54,8 @@ export async function call(
         ? options.body
         : JSON.stringify(options.body)
   const headers: Record<string, string> = {}
+  // Explicit length: Node's client frames no body on GET/DELETE otherwise.
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
   if (body !== undefined && options.contentType !== null) {
     headers['content-type'] = options.contentType ?? 'application/json'
   }
