@@ -26,8 +26,11 @@ export type FaultSpec =
   | {
       kind: 'server-error'
       status?: ServerErrorStatus
-      /** `json` `{"message":...}` (default), `text` plain text, `empty` no body. */
-      body?: 'json' | 'text' | 'empty'
+      /**
+       * `json` `{"message":...}` (default), `problem` RFC 9457 problem details, `text` plain
+       * text, `empty` no body: the error shapes the real API is known to use.
+       */
+      body?: 'json' | 'problem' | 'text' | 'empty'
       retryAfter?: number | string
       times?: number
       match?: FaultMatch

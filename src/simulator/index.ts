@@ -1,4 +1,4 @@
-export { startSimulator, createSimulator } from './simulator.js'
+export { startSimulator, createSimulator, createSimulatorHandler } from './simulator.js'
 export type {
   Simulator,
   SimulatorCore,

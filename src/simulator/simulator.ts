@@ -38,6 +38,10 @@ export interface SimulatorOptions {
   selfCheck?: boolean
   /** Largest accepted request body. Default 1 MiB. */
   maxBodyBytes?: number
+  /** How many requests `requests` keeps (oldest dropped first). Default 10000. */
+  maxRecordedRequests?: number
+  /** How long a finished operation can still be read. Default 1 h. */
+  operationRetentionMs?: number
   clock?: Clock
   logger?: Logger
 }
@@ -175,7 +179,9 @@ export function createSimulator(options: SimulatorOptions = {}): SimulatorCore {
     faults,
     operationDelayMs: options.operationDelayMs ?? 250,
     instanceTransitionMs: options.instanceTransitionMs ?? 750,
+    operationRetentionMs: options.operationRetentionMs ?? 3_600_000,
   })
+  const maxRecorded = options.maxRecordedRequests ?? 10_000
   const selfCheck = options.selfCheck ?? true
   const maxBody = options.maxBodyBytes ?? 1024 * 1024
   const requests: RecordedRequest[] = []
@@ -293,6 +299,19 @@ export function createSimulator(options: SimulatorOptions = {}): SimulatorCore {
         }
         if (fault.body === 'empty')
           return { status, body: undefined, ...(headers ? { headers } : {}) }
+        if (fault.body === 'problem') {
+          return {
+            status,
+            body: JSON.stringify({
+              type: 'about:blank',
+              title: 'Service Unavailable',
+              status,
+              detail: 'The service is temporarily unavailable',
+            }),
+            contentType: 'application/problem+json',
+            ...(headers ? { headers } : {}),
+          }
+        }
         return messageReply(status, 'Internal server error', headers)
       }
       if (fault.kind === 'connection-reset') {
@@ -429,6 +448,7 @@ export function createSimulator(options: SimulatorOptions = {}): SimulatorCore {
         }
       }
       requests.push(entry)
+      if (requests.length > maxRecorded) requests.splice(0, requests.length - maxRecorded)
       if (reply === 'reset') {
         entry.status = 0
         resetSocket(req.socket)
@@ -476,6 +496,12 @@ export function createSimulator(options: SimulatorOptions = {}): SimulatorCore {
     close: async () => world.close(),
   }
 }
+
+/**
+ * The simulator as a node:http request listener plus its controls, for mounting inside another
+ * server (e.g. the CLI's `--simulate`). Same as createSimulator.
+ */
+export const createSimulatorHandler = createSimulator
 
 /** Starts the simulator on a real HTTP server (default 127.0.0.1, a free port). */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {

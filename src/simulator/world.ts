@@ -97,6 +97,8 @@ export interface OperationRecord {
   reason: OperationReason | undefined
   message: string | undefined
   reference: { id: string | undefined; link: string; command: string }
+  /** Server clock when the operation ended; undefined while pending. */
+  endedAt: number | undefined
 }
 
 export interface WorldOptions {
@@ -105,6 +107,8 @@ export interface WorldOptions {
   faults: FaultRegistry
   operationDelayMs: number
   instanceTransitionMs: number
+  /** How long a finished operation stays readable (the map must not grow forever). */
+  operationRetentionMs: number
 }
 
 /** What a route hands to a mutation so faults can match it. */
@@ -236,7 +240,9 @@ export class World {
         link: `/v2/${reference.kind}/${encodeURIComponent(reference.id)}`,
         command: `get-${reference.kind}`,
       },
+      endedAt: undefined,
     }
+    this.#pruneOperations(zone)
     this.#operations.get(zone)?.set(op.id, op)
     const faults = this.#o.faults.takeOperationFaults(plan.subject, plan.capacityType)
     let failure: FailureInfo | undefined
@@ -257,6 +263,7 @@ export class World {
       }
     }
     this.#after(this.#o.operationDelayMs + faults.extraDelayMs, () => {
+      op.endedAt = this.#o.clock.now()
       if (failure) {
         op.state = failure.state
         op.reason = failure.reason
@@ -268,6 +275,15 @@ export class World {
       }
     })
     return op
+  }
+
+  #pruneOperations(zone: ZoneName): void {
+    const ops = this.#operations.get(zone)
+    if (!ops) return
+    const cutoff = this.#o.clock.now() - this.#o.operationRetentionMs
+    for (const [id, op] of ops) {
+      if (op.endedAt !== undefined && op.endedAt < cutoff) ops.delete(id)
+    }
   }
 
   getOperation(zone: ZoneName, id: string): OperationRecord {

@@ -66,6 +66,18 @@ describe('request faults', () => {
     expect((await h.call('POST', '/instance', { body })).status).toBe(200)
   })
 
+  it('can answer a 5xx as RFC 9457 problem details', async () => {
+    h.sim.faults.serverError({ status: 500, body: 'problem' })
+    const res = await h.call('GET', '/instance')
+    expect(res.status).toBe(500)
+    expect(res.headers['content-type']).toBe('application/problem+json')
+    expect(res.json).toMatchObject({
+      status: 500,
+      title: expect.any(String),
+      detail: expect.any(String),
+    })
+  })
+
   it('can answer a 5xx with an empty body', async () => {
     h.sim.faults.serverError({ status: 504, body: 'empty' })
     const res = await h.call('GET', '/instance')

@@ -1,6 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/shared/index.js'
-import { startSimulator, type InstanceEvent } from '../../src/simulator/index.js'
+import {
+  createSimulatorHandler,
+  startSimulator,
+  type InstanceEvent,
+} from '../../src/simulator/index.js'
 import { call } from './helpers/api.js'
 import {
   OP_DELAY,
@@ -376,6 +380,31 @@ describe('quotas and observers', () => {
     expect(events).toEqual(['created:starting', 'state:running', 'state:stopped'])
   })
 
+  it('forgets finished operations after the retention time, never pending ones', async () => {
+    await h.sim.close()
+    h = await startHarness({ operationRetentionMs: 60_000 })
+    const first = await createInstance(h.target)
+    h.sim.faults.slowOperations(Infinity)
+    const stuck = await createInstance(h.target, { name: 'stuck' })
+    await h.clock.advance(OP_DELAY + 60_001)
+    expect(await opState(first.json.id)).toBe('success')
+    await createInstance(h.target, { name: 'trigger' })
+    expect((await h.call('GET', `/operation/${first.json.id}`)).status).toBe(404)
+    expect(await opState(stuck.json.id)).toBe('pending')
+  })
+
+  it('keeps at most maxRecordedRequests requests', async () => {
+    await h.sim.close()
+    h = await startHarness({ maxRecordedRequests: 3 })
+    for (let i = 0; i < 5; i++) await h.call('GET', '/quota')
+    await h.call('GET', '/zone')
+    expect(h.sim.requests.map((r) => r.operationId)).toEqual([
+      'list-quotas',
+      'list-quotas',
+      'list-zones',
+    ])
+  })
+
   it('logs every request with zone, operation id and status', async () => {
     await h.call('GET', '/instance')
     await call(h.zone('de-fra-1'), 'GET', '/template', { query: { visibility: 'public' } })
@@ -408,6 +437,32 @@ describe('real time', () => {
       )
     } finally {
       await sim.close()
+    }
+  })
+})
+
+describe('createSimulatorHandler', () => {
+  it('serves the same API when mounted in a caller-owned server', async () => {
+    const { createServer } = await import('node:http')
+    const core = createSimulatorHandler({ clock: systemClock })
+    const server = createServer((req, res) => core.handle(req, res))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      const target = {
+        endpoint: `http://127.0.0.1:${port}/de-fra-1/v2`,
+        credentials: core.credentials,
+        clock: systemClock,
+      }
+      expect((await call(target, 'GET', '/instance')).status).toBe(200)
+      expect((await call(target, 'GET', '/instance', { auth: false })).status).toBe(403)
+      expect(core.requests.map((r) => [r.zone, r.status])).toEqual([
+        ['de-fra-1', 200],
+        ['de-fra-1', 403],
+      ])
+    } finally {
+      await core.close()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
     }
   })
 })
