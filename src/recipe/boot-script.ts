@@ -20,7 +20,7 @@ export const BOOT_SCRIPT = `#!/bin/bash
 # EXOLLAMA_ROOT (tests only) prefixes every path the script touches.
 set -Eeuo pipefail
 umask 022
-export DEBIAN_FRONTEND=noninteractive LC_ALL=C HOME="\${HOME:-/root}"
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C TZ=UTC HOME="\${HOME:-/root}"
 # fd 3: where progress lines go besides the log (cloud-init-output.log, the journal).
 exec 3>&1
 
@@ -47,7 +47,7 @@ LOGGING_TO_FILE=0
 
 log() {
   local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) exollama-boot: $*"
+  printf -v line '%(%Y-%m-%dT%H:%M:%SZ)T exollama-boot: %s' -1 "$*"
   printf '%s\\n' "$line"
   if [ "$LOGGING_TO_FILE" = 1 ]; then printf '%s\\n' "$line" >&3; fi
 }
@@ -62,34 +62,35 @@ json_string() {
   printf '"%s"' "$s"
 }
 
-previous_percent() {
-  local p=''
-  if [ -r "$STATUS_FILE" ]; then
-    p=$(sed -n 's/.*"percent":\\([0-9][0-9]*\\).*/\\1/p' "$STATUS_FILE" | head -n 1) || p=''
-  fi
-  printf '%s' "\${p:-0}"
+# Sets PREVIOUS_PERCENT from the current status file (0 when there is none).
+read_previous_percent() {
+  local line=''
+  PREVIOUS_PERCENT=0
+  if [ -r "$STATUS_FILE" ]; then IFS= read -r line <"$STATUS_FILE" || true; fi
+  if [[ $line =~ \\"percent\\":([0-9]{1,3}) ]]; then PREVIOUS_PERCENT=$((10#\${BASH_REMATCH[1]})); fi
 }
 
 # write_status STATE PHASE PERCENT [ERROR]: atomic (nginx never serves half a file); percent
 # never goes down.
 write_status() {
-  local state=$1 phase=$2 percent=$3 error=\${4:-} previous now tmp error_json=null gpu_json=false
-  previous=$(previous_percent)
-  if [ "$percent" -lt "$previous" ]; then percent=$previous; fi
+  local state=$1 phase=$2 percent=$3 error=\${4:-} now tmp error_json=null gpu_json=false
+  read_previous_percent
+  if [ "$percent" -lt "$PREVIOUS_PERCENT" ]; then percent=$PREVIOUS_PERCENT; fi
   CURRENT_PERCENT=$percent
-  now=$(date +%s)
+  printf -v now '%(%s)T' -1
   if [ -n "$error" ]; then error_json=$(json_string "$error"); fi
   if [ "$GPU" = 1 ]; then gpu_json=true; fi
-  mkdir -p "$STATE_DIR"
   tmp="$STATUS_FILE.tmp.$$"
   printf '{"state":"%s","phase":"%s","percent":%d,"error":%s,"updated_at":%d,"gpu":%s}\\n' \\
-    "$state" "$phase" "$percent" "$error_json" "$now" "$gpu_json" >"$tmp"
-  chmod 0644 "$tmp"
+    "$state" "$phase" "$percent" "$error_json" "$now" "$gpu_json" >"$tmp" # 0644 by umask
   mv -f "$tmp" "$STATUS_FILE"
   printf '%s %s %s %s\\n' "$now" "$state" "$phase" "$percent" >>"$HISTORY_FILE"
 }
 
 FAILED_MARK=''
+# A readable name for the last command that failed inside a helper (retry, apt_get), where
+# the ERR trap itself only sees "return 1".
+FAILED_COMMAND=''
 # fail MESSAGE: report the current step as failed and stop.
 fail() {
   trap - ERR
@@ -103,27 +104,44 @@ fail() {
 
 # The ERR trap: name the command that failed and the last thing it printed.
 on_error() {
-  local rc=$1 command=$2 hint
+  local rc=$1 command=\${FAILED_COMMAND:-$2} hint
   hint=$(grep -v '^[[:space:]]*$' "$LOG_FILE" 2>/dev/null | grep -v ' exollama-boot: ' | tail -n 1 | cut -c1-160) || hint=''
-  command=$(printf '%s' "$command" | cut -c1-120)
+  command=$(printf '%s' "$command" | cut -c1-120) || command=''
   fail "$CURRENT_PHASE failed: '$command' exited $rc\${hint:+: $hint}"
 }
 
-retry() { # retry ATTEMPTS DELAY COMMAND...: for network operations (external commands only)
+# The command as a reader knows it: without the timeout wrapper, apt_get as apt-get.
+shown_command() {
+  local shown="$*"
+  if [[ $shown =~ ^timeout\\ [0-9]+\\ (.*)$ ]]; then shown=\${BASH_REMATCH[1]}; fi
+  printf '%s' "\${shown/#apt_get/apt-get}"
+}
+
+retry() { # retry ATTEMPTS DELAY COMMAND...: for network operations
   local attempts=$1 delay=$2 i
   shift 2
   for ((i = 1; i <= attempts; i++)); do
-    if "$@"; then return 0; fi
+    if "$@"; then
+      FAILED_COMMAND=''
+      return 0
+    fi
     if [ "$i" -lt "$attempts" ]; then
-      log "attempt $i of $attempts failed: $*; retrying in \${delay}s"
+      log "attempt $i of $attempts failed: $(shown_command "$@"); retrying in \${delay}s"
       sleep "$delay"
     fi
   done
+  FAILED_COMMAND="$(shown_command "$@") ($attempts attempts)"
   return 1
 }
 
 apt_get() {
-  timeout 1800 apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold "$@"
+  local rc=0
+  FAILED_COMMAND=''
+  timeout 1800 apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold "$@" || rc=$?
+  if [ "$rc" != 0 ]; then
+    FAILED_COMMAND="apt-get $*"
+    return "$rc"
+  fi
 }
 
 load_config() {
@@ -146,6 +164,7 @@ run_step() {
     return 0
   fi
   CURRENT_PHASE=$name
+  FAILED_COMMAND=''
   write_status running "$name" "$percent"
   log "step $name: start"
   "$fn"
@@ -224,7 +243,9 @@ step_gpu_driver() {
     : >"$REBOOT_MARKER"
     return 0
   fi
-  fail "gpu-driver failed: nvidia-smi found no working GPU after the reboot: $(nvidia-smi -L 2>&1 | head -n 1 | cut -c1-160)"
+  local detail
+  detail=$(nvidia-smi -L 2>&1 | head -n 1 | cut -c1-160) || true
+  fail "gpu-driver failed: nvidia-smi found no working GPU after the reboot: $detail"
 }
 
 step_image_pull() {

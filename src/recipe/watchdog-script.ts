@@ -24,7 +24,8 @@ export const WATCHDOG_SCRIPT = `#!/bin/bash
 set -euo pipefail
 export LC_ALL=C
 
-STATE_DIR="\${EXOLLAMA_ROOT:-}/var/lib/exollama"
+ROOT="\${EXOLLAMA_ROOT:-}" # tests only: prefixes every path the script reads or writes
+STATE_DIR="$ROOT/var/lib/exollama"
 ACTIVITY_LOG="$STATE_DIR/activity.log"
 BOOT_STATUS="$STATE_DIR/boot.json"
 OLLAMA_PORT=11434
@@ -67,8 +68,12 @@ read_boot_status() {
   BOOT_UPDATED_AT=''
   [ -r "$file" ] || return 0
   text=$(head -c 4096 "$file" 2>/dev/null) || text=''
-  if [[ $text =~ \\"state\\":\\"(running|ready|failed)\\" ]]; then BOOT_STATE=\${BASH_REMATCH[1]}; fi
-  if [[ $text =~ \\"updated_at\\":([0-9]{1,12}) ]]; then BOOT_UPDATED_AT=$((10#\${BASH_REMATCH[1]})); fi
+  if [[ $text =~ \\"state\\"[[:space:]]*:[[:space:]]*\\"(running|ready|failed)\\" ]]; then
+    BOOT_STATE=\${BASH_REMATCH[1]}
+  fi
+  if [[ $text =~ \\"updated_at\\"[[:space:]]*:[[:space:]]*([0-9]{1,12}) ]]; then
+    BOOT_UPDATED_AT=$((10#\${BASH_REMATCH[1]}))
+  fi
   if [ -z "$BOOT_UPDATED_AT" ]; then BOOT_STATE=''; fi
 }
 
@@ -156,7 +161,7 @@ trim_log() {
 
 run() {
   local uptime now count decision
-  uptime=$(cut -d ' ' -f 1 /proc/uptime)
+  uptime=$(cut -d ' ' -f 1 "$ROOT/proc/uptime")
   now=$(date +%s)
   count=$(in_flight "$OLLAMA_PORT")
   trim_log || true

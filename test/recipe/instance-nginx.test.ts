@@ -353,27 +353,42 @@ describe.skipIf(!nginxBin)('the generated nginx config in real nginx', () => {
 
   it('logs authenticated inference (and only that) for the watchdog, which reads it', async () => {
     const activityLog = path.join(inst.stateDir, 'activity.log')
-    const newLines = async (from: number) =>
-      (await readFile(activityLog, 'utf8').catch(() => '')).slice(from)
-    const start = (await newLines(0)).length
-    // Polls and unauthenticated calls are not activity.
+    const logText = () => readFile(activityLog, 'utf8').catch(() => '')
+    // nginx writes a line just after the response went out, so a test reads the log only after
+    // a marker request (a unique inference URI) has been logged: with one worker, everything
+    // that finished before it is in the file by then.
+    const mark = async (name: string): Promise<number> => {
+      const uri = `/api/blobs/${name}-${Date.now()}`
+      await (await post(uri, '', { 'x-ollama-key': key })).body.dump()
+      for (let attempt = 0; attempt < 500; attempt++) {
+        const text = await logText()
+        const at = text.indexOf(` ${uri} `)
+        if (at >= 0) return text.indexOf('\n', at) + 1
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      throw new Error(`nginx never logged ${uri}`)
+    }
+
+    const start = await mark('start')
+    // Polls and unauthenticated calls are not activity…
     for (const p of ['/api/tags', '/api/version', '/exollama/boot']) {
       await (await get(p, { 'x-ollama-key': key })).body.dump()
     }
     await (await post('/api/chat', '{"model":"m","stream":false}')).body.dump()
     await (await post('/api/generate', '{}', { 'x-ollama-key': 'nope-nope-nope-nope' })).body.dump()
-    expect(await newLines(start)).toBe('')
-
+    // …authenticated inference is, with either key form.
     await (
       await post('/api/chat', '{"model":"m","stream":false}', { 'x-ollama-key': key })
     ).body.dump()
     await (await post('/v1/chat/completions', '{}', { authorization: `Bearer ${key}` })).body.dump()
-    const lines = (await newLines(start)).trim().split('\n')
+    const end = await mark('end')
+    const lines = (await logText()).slice(start, end).trim().split('\n')
     expect(lines.map((l) => l.split(' ').slice(1, 4).join(' '))).toEqual([
       '200 POST /api/chat',
       '404 POST /v1/chat/completions',
+      expect.stringMatching(/^404 POST \/api\/blobs\/end-\d+$/),
     ])
-    const lastEnd = Math.floor(Number(lines[1]!.split(' ')[0]))
+    const lastEnd = Math.floor(Number(lines[2]!.split(' ')[0]))
     expect(Number.isInteger(lastEnd)).toBe(true)
 
     // The real watchdog decides from the log nginx wrote.
