@@ -88,6 +88,8 @@ write_status() {
 }
 
 FAILED_MARK=''
+# Size of the log when the current step started.
+STEP_LOG_OFFSET=0
 # A readable name for the last command that failed inside a helper (retry, apt_get), where
 # the ERR trap itself only sees "return 1".
 FAILED_COMMAND=''
@@ -105,7 +107,9 @@ fail() {
 # The ERR trap: name the command that failed and the last thing it printed.
 on_error() {
   local rc=$1 command=\${FAILED_COMMAND:-$2} hint
-  hint=$(grep -v '^[[:space:]]*$' "$LOG_FILE" 2>/dev/null | grep -v ' exollama-boot: ' | tail -n 1 | cut -c1-160) || hint=''
+  # Only what the current step printed: an older line would point at the wrong culprit.
+  hint=$(tail -c "+$((STEP_LOG_OFFSET + 1))" "$LOG_FILE" 2>/dev/null | grep -v '^[[:space:]]*$' |
+    grep -v ' exollama-boot: ' | tail -n 1 | cut -c1-160) || hint=''
   command=$(printf '%s' "$command" | cut -c1-120) || command=''
   fail "$CURRENT_PHASE failed: '$command' exited $rc\${hint:+: $hint}"
 }
@@ -165,6 +169,7 @@ run_step() {
   fi
   CURRENT_PHASE=$name
   FAILED_COMMAND=''
+  STEP_LOG_OFFSET=$(stat -c %s "$LOG_FILE" 2>/dev/null) || STEP_LOG_OFFSET=0
   write_status running "$name" "$percent"
   log "step $name: start"
   "$fn"
@@ -249,7 +254,9 @@ step_gpu_driver() {
 }
 
 step_image_pull() {
-  retry 3 30 timeout 2700 docker pull "$EXOLLAMA_OLLAMA_IMAGE"
+  # Multi-GB, but 20 minutes per attempt is generous; the watchdog gives up on a boot with no
+  # progress for an hour.
+  retry 3 30 timeout 1200 docker pull "$EXOLLAMA_OLLAMA_IMAGE"
 }
 
 step_ollama_start() {
@@ -301,6 +308,8 @@ preload_models() {
       -d "{\\"model\\":\\"$model\\"}" "$OLLAMA_LOCAL/api/generate" || log "could not load $model"
   done
   if [ "$ok" = 1 ]; then : >"$STEPS_DIR/preload.done"; fi
+  # Restart the watchdog's idle clock: a long preload is not idle time of the instance.
+  write_status ready ready 100
 }
 
 request_reboot() {

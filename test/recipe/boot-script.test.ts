@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -81,6 +82,7 @@ function fakeVm(overrides: Partial<RecipeSettings> = {}): FakeVm {
   const stubs = path.join(root, 'stub-bin')
   mkdirSync(stubs)
   copyFileSync(stubSource, path.join(stubs, 'stub-command'))
+  chmodSync(path.join(stubs, 'stub-command'), 0o755)
   for (const name of STUBBED) symlinkSync('stub-command', path.join(stubs, name))
 
   const decoded = decodeAndParse(
@@ -241,6 +243,13 @@ describe('exollama-boot on a CPU instance', () => {
     expect(calls.filter((c) => c.includes('/api/generate'))).toHaveLength(2)
     expect(index(calls, /api\/pull/)).toBeGreaterThan(index(calls, /^docker run /))
     expect(calls.find((c) => c.startsWith('docker run'))).toContain('-e OLLAMA_KEEP_ALIVE=2h')
+    // Ready before the pulls, and again after them (the watchdog's idle clock restarts).
+    expect(
+      vm
+        .history()
+        .slice(-2)
+        .map((h) => `${h.state} ${h.phase}`),
+    ).toEqual(['ready ready', 'ready ready'])
     const before = vm.calls().length
     vm.run('resume')
     expect(

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { parse } from 'yaml'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -157,6 +158,24 @@ describe('buildUserData across variants', () => {
     // Secrets appear only where they are needed.
     expect(out.cloudConfig.split(key).length - 1).toBe(2)
     expect(out.cloudConfig.split(creds.keyPem.reveal().split('\n')[1]!).length - 1).toBe(1)
+  })
+
+  // cloud-init itself reads user-data with PyYAML (YAML 1.1): where it is installed, check that
+  // it sees exactly the document the yaml library sees.
+  const pyyaml = spawnSync('python3', ['-c', 'import yaml']).status === 0
+  it.skipIf(!pyyaml)('reads the same under PyYAML, the parser cloud-init uses', () => {
+    const docs = [false, true].map((gpu) =>
+      buildUserData(settings({ gpu, preloadModels: MODELS, allowedCidrs: CIDRS })),
+    )
+    const script =
+      'import sys, json, yaml; print(json.dumps([yaml.safe_load(d) for d in json.load(sys.stdin)]))'
+    const result = spawnSync('python3', ['-c', script], {
+      input: JSON.stringify(docs.map((d) => decodeAndParse(d.userData).text)),
+      encoding: 'utf8',
+    })
+    expect(result.stderr).toBe('')
+    const fromPython = JSON.parse(result.stdout) as unknown[]
+    expect(fromPython).toEqual(docs.map((d) => decodeAndParse(d.userData).doc))
   })
 
   it('is pure: the same settings give the same bytes', () => {
