@@ -92,12 +92,17 @@ describe.skipIf(!nginxBin)('real nginx', () => {
 
   it('checks a config and reports nginx’s own error for a bad one', async () => {
     const prefix = await tempPrefix()
-    const ok = await checkNginxConfig({ prefix, mainConfig: serve(1), ...(binary && { binary }) })
+    const port = await findFreePort() // nginx -t binds the listen sockets too
+    const ok = await checkNginxConfig({
+      prefix,
+      mainConfig: serve(port),
+      ...(binary && { binary }),
+    })
     expect(ok.warnings).toEqual([])
     await expect(
       checkNginxConfig({
         prefix,
-        mainConfig: nginxMainConfig({ http: 'server { listen 127.0.0.1:1; http2 on; }' }),
+        mainConfig: nginxMainConfig({ http: `server { listen 127.0.0.1:${port}; http2 on; }` }),
         ...(binary && { binary }),
       }),
     ).rejects.toMatchObject({
