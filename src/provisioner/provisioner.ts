@@ -498,7 +498,8 @@ class ProvisionerImpl implements Provisioner {
 
   #event(input: LifecycleEventInput): void {
     try {
-      this.#store.events.append({ name: this.#settings.name, ...input })
+      // Stamped with the provisioner's clock: the one its timers run on.
+      this.#store.events.append({ name: this.#settings.name, ts: this.#clock.now(), ...input })
     } catch (error) {
       this.#log.warn({ err: error, type: input.type }, 'could not record an event')
     }

@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { systemClock } from '../../src/shared/index.js'
+import {
+  CANARY_API_SECRET,
+  CANARY_OLLAMA_KEY,
+  capturingLogger,
+  liveInstances,
+  startHarness,
+  TEST_SETTINGS,
+  type Harness,
+} from './helpers/harness.js'
+import { Secret } from '../../src/shared/index.js'
+
+let h: Harness
+afterEach(async () => {
+  await h?.close()
+})
+
+describe('the wake deadline', () => {
+  it('destroys (deletes, not stops) an instance that never becomes ready and gives every waiter one clear error', async () => {
+    h = await startHarness({ vm: { outcome: 'never' } })
+    const { logger, lines } = capturingLogger()
+    const p = h.provisioner({
+      logger,
+      settings: { ...TEST_SETTINGS, wakeTimeoutS: 2, ollamaKey: new Secret(CANARY_OLLAMA_KEY) },
+    })
+    const waiters = [p.ensureReady(), p.ensureReady(), p.ensureReady()]
+    const errors = await Promise.all(
+      waiters.map((w) =>
+        w.then(
+          () => null,
+          (e: unknown) => e,
+        ),
+      ),
+    )
+    for (const error of errors) {
+      expect(error).toMatchObject({ code: 'wake_timeout', kind: 'timeout' })
+    }
+    // One wake, one error object shared by all.
+    expect(new Set(errors).size).toBe(1)
+    const message = (errors[0] as Error).message
+    expect(message).toContain('not ready within 2 s')
+    expect(message).toContain('last boot phase health, 90%')
+    expect(message).toContain('it was destroyed')
+    expect(message).toContain('EXOLLAMA_WAKE_TIMEOUT')
+
+    expect(h.calls('create-instance')).toBe(1)
+    expect(h.calls('delete-instance')).toBe(1)
+    expect(h.calls('stop-instance')).toBe(0)
+    expect(liveInstances(h.sim)).toEqual([])
+    expect(h.store.instances.get('exollama')).toBeNull()
+    expect(h.store.usage.openSessions()).toEqual([])
+    expect(p.state()).toBe('error')
+    const status = await p.status()
+    expect(status.state).toBe('error')
+    expect(status.error?.code).toBe('wake_timeout')
+    const types = h.events().map((e) => e.type)
+    expect(types.slice(-3)).toEqual(['destroy', 'destroyed', 'error'])
+
+    // No secret anywhere: events, errors, logs.
+    const everything = JSON.stringify(h.events()) + message + lines.join('\n')
+    expect(everything).not.toContain(CANARY_OLLAMA_KEY)
+    expect(everything).not.toContain(CANARY_API_SECRET)
+    expect(everything).not.toContain('PRIVATE KEY')
+  })
+
+  it('destroys an instance whose boot failed and reports the VM’s own reason', async () => {
+    h = await startHarness({
+      vm: { outcome: { failAt: 'docker', error: 'apt-get install docker-ce failed (exit 100)' } },
+    })
+    const p = h.provisioner()
+    const error = await p.ensureReady().catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'boot_failed', kind: 'cloud' })
+    expect((error as Error).message).toBe(
+      'the instance failed to boot at step docker: apt-get install docker-ce failed (exit 100); it was destroyed',
+    )
+    expect(liveInstances(h.sim)).toEqual([])
+    expect(h.calls('delete-instance')).toBe(1)
+    const failure = h.events().find((e) => e.type === 'error')
+    expect(failure?.errorCode).toBe('boot_failed')
+    expect(failure?.data?.destroyed).toBe('yes')
+  })
+
+  it('counts start --timeout from the command’s start: the time already spent is not given again', async () => {
+    h = await startHarness({ vm: { outcome: 'never' } })
+    const p = h.provisioner()
+    // The command began 25 s ago with a 28 s limit: about 3 s are left for the wake.
+    const startedAt = systemClock.now() - 25_000
+    const error = await p
+      .start({ timeoutMs: 28_000, startedAt, actor: 'cli' })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'wake_timeout' })
+    expect((error as Error).message).toContain('not ready within 28 s')
+    expect(liveInstances(h.sim)).toEqual([])
+    const wake = h.events().find((e) => e.type === 'wake')
+    expect(wake?.reason).toBe('start by cli')
+  })
+
+  it('keeps retrying refused connections to the instance until it answers', async () => {
+    h = await startHarness({ vm: { listenDelayMs: 600, bootingAnswers: 3 } })
+    const p = h.provisioner()
+    const ready = await p.ensureReady()
+    expect(ready.instance.id).toBeDefined()
+    const polls = h.vms.requests.filter((r) => r.path === '/exollama/boot')
+    expect(polls.length).toBeGreaterThanOrEqual(4)
+    expect(h.events().some((e) => e.type === 'error')).toBe(false)
+  })
+
+  it('a pull that fails destroys what the wake created and names EXOLLAMA_MODEL', async () => {
+    h = await startHarness({ vm: { pull: { error: 'pull model manifest: file does not exist' } } })
+    const p = h.provisioner({ settings: { ...TEST_SETTINGS, models: ['no-such-model:1b'] } })
+    const error = await p.ensureReady().catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'model_pull_failed' })
+    expect((error as Error).message).toContain('no-such-model:1b')
+    expect((error as Error).message).toContain('file does not exist')
+    expect((error as Error).message).toContain('EXOLLAMA_MODEL')
+    expect(liveInstances(h.sim)).toEqual([])
+  })
+})
