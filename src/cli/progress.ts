@@ -80,10 +80,13 @@ export class ProgressDisplay {
     this.#stop()
   }
 
-  /** The work failed or was interrupted: clear the live line, print nothing more. */
+  /**
+   * The work failed or was interrupted: on a terminal the current step ends with a cross (and a
+   * line break, so the error printed next is a clean last line); plain output adds nothing.
+   */
   abort(): void {
     if (this.#stopped) return
-    if (this.#o.live) this.#clearLive()
+    this.#closeStep(false)
     this.#stop()
   }
 
@@ -160,7 +163,7 @@ export class ProgressDisplay {
     if (percent === undefined || pull.total === undefined) return pull.status
     const bytes = `${formatBytes(pull.completed ?? 0)} / ${formatBytes(pull.total)}`
     return bar
-      ? `${pull.status}  ${formatBar(percent)} ${String(percent).padStart(3)}%  ${bytes}`
+      ? `${pull.status}  ${formatBar(percent, 16)} ${String(percent).padStart(3)}%  ${bytes}`
       : `${pull.status} ${percent}% (${bytes})`
   }
 
@@ -213,7 +216,7 @@ export class ProgressDisplay {
     const s = this.#o.style
     const spin = s.cyan(SPINNER[this.#frame % SPINNER.length] ?? '-')
     if (this.#pull) {
-      return `${spin} ${s.bold(`pulling ${this.#pull.model}`)}  ${this.#pullDetail(this.#pull, true)}`
+      return `${spin} ${s.bold(this.#pull.model)}  ${this.#pullDetail(this.#pull, true)}`
     }
     if (this.#phase) {
       const phase = this.#phase
