@@ -36,10 +36,6 @@ function usageMessage(error: CommanderError, program: Command, argv: readonly st
   return `${text}; run "${help}" for usage`
 }
 
-function errorKind(error: unknown): string {
-  return isExollamaError(error) ? error.kind : 'internal'
-}
-
 function stackOf(error: unknown): string {
   const parts: string[] = []
   let current: unknown = error
@@ -81,11 +77,13 @@ export async function run(argv: string[], io: CliIo, deps: Partial<CliDeps> = {}
     let code: number
     let message: string
     let errorCode: string
+    let kind: string
     if (error instanceof CommanderError) {
       // --help and --version end as "errors" with exit code 0; they already printed.
       if (error.exitCode === 0) return EXIT_CODES.ok
       code = EXIT_CODES.usage
       errorCode = 'usage'
+      kind = 'usage'
       // Help asked for by giving no command: commander printed it to stderr.
       if (error.code === 'commander.help') return code
       message = usageMessage(error, program, argv)
@@ -94,6 +92,7 @@ export async function run(argv: string[], io: CliIo, deps: Partial<CliDeps> = {}
       // A value given as a flag (serve --listen) is a usage error, not a configuration one.
       if (error instanceof InvalidSettingError && error.origin === 'flag') code = EXIT_CODES.usage
       errorCode = isExollamaError(error) ? error.code : 'internal'
+      kind = code === EXIT_CODES.usage ? 'usage' : isExollamaError(error) ? error.kind : 'internal'
       const text = error instanceof Error ? error.message : String(error)
       message = isExollamaError(error)
         ? text
@@ -102,7 +101,7 @@ export async function run(argv: string[], io: CliIo, deps: Partial<CliDeps> = {}
     }
     if (json && !out.jsonWritten) {
       out.writeJson({
-        error: { code: errorCode, kind: errorKind(error), message: out.scrub(oneLine(message)) },
+        error: { code: errorCode, kind, message: out.scrub(oneLine(message)) },
         exit_code: code,
       })
     }
