@@ -74,6 +74,11 @@ export function styleState(state: InstanceState, style: Style): string {
   }
 }
 
+/** "exollama", or "exollama (NAME)" for a non-default EXOLLAMA_NAME. */
+function heading(name: string): string {
+  return name === 'exollama' ? 'exollama' : `exollama (${name})`
+}
+
 /** `status` for people: state, instance, boot, idle, models, cost, credentials, gateway. */
 export function renderStatus(
   status: StatusObject,
@@ -86,7 +91,7 @@ export function renderStatus(
     ? `  ${style.yellow('(simulated: nothing runs on Exoscale)')}`
     : ''
   lines.push(
-    `${style.bold('exollama')} ${config.values.EXOLLAMA_NAME}: ${styleState(status.state, style)}${simulated}`,
+    `${style.bold(heading(config.values.EXOLLAMA_NAME))}: ${styleState(status.state, style)}${simulated}`,
   )
   const rows: string[][] = []
   const inst = status.instance

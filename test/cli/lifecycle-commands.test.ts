@@ -74,7 +74,7 @@ describe('status', () => {
     expect(r.code).toBe(0)
     expect(hasAnsi(r.stdout)).toBe(false)
     const lines = r.stdout.split('\n')
-    expect(lines[0]).toBe('exollama exollama: ready')
+    expect(lines[0]).toBe('exollama: ready')
     expect(r.stdout).toMatch(/instance\s+exollama 4f1d6c8e-2b7a-4c3e-9d5f-0a1b2c3d4e5f\n/)
     expect(r.stdout).toMatch(
       /standard\.medium in ch-gva-2, ip 203\.0\.113\.10, created 1h 00m ago\n/,
@@ -102,9 +102,12 @@ describe('status', () => {
       },
       error: { code: 'boot_failed', message: 'the instance failed to boot' },
     }
-    const r = await runCli(box, ['status'], { deps: fakeDeps(lifecycle) })
+    const r = await runCli(box, ['status'], {
+      deps: fakeDeps(lifecycle),
+      env: { EXOLLAMA_NAME: 'lab' },
+    })
     expect(r.stdout.split('\n')[0]).toBe(
-      'exollama exollama: error  (simulated: nothing runs on Exoscale)',
+      'exollama (lab): error  (simulated: nothing runs on Exoscale)',
     )
     expect(r.stdout).toMatch(
       /boot\s+failed, docker \[█████░░░░░░░░░░░\] 30%: docker did not start\n/,
@@ -243,7 +246,7 @@ describe('start', () => {
       '[  90.0s] pulling-model  qwen2.5:0.5b',
       '[ 125.0s] ready',
     ])
-    expect(lines[5]).toBe('exollama exollama: ready')
+    expect(lines[5]).toBe('exollama: ready')
   })
 
   it('draws a live line on a terminal, without ANSI under NO_COLOR', async () => {

@@ -10,7 +10,8 @@ import {
   type ResolvedSetting,
   type SettingSource,
 } from '../../config/index.js'
-import { action, examples, type ActionHost } from '../action.js'
+import { action, type ActionHost } from '../action.js'
+import { examples } from '../help-text.js'
 import type { CommandContext } from '../context.js'
 import { describeCredentials } from '../credentials.js'
 import { CliUsageError } from '../errors.js'

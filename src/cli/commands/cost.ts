@@ -7,7 +7,8 @@ import {
   type UsageRow,
   type UsageTotals,
 } from '../../store/index.js'
-import { action, examples, type ActionHost } from '../action.js'
+import { action, type ActionHost } from '../action.js'
+import { examples } from '../help-text.js'
 import { formatDuration, formatHours, formatMoney, formatTable, isoTime } from '../format.js'
 
 /** The first day of the ledger's range for "in total". */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { action, examples, type ActionHost } from '../action.js'
+import { action, type ActionHost } from '../action.js'
+import { examples } from '../help-text.js'
 import { runTransition } from './transition.js'
 
 /** `exollama destroy [--json]`: deletes the instance (and its disk). */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { action, examples, type ActionHost } from '../action.js'
+import { action, type ActionHost } from '../action.js'
+import { examples } from '../help-text.js'
 import { formatBytes, formatTable } from '../format.js'
 
 /** `exollama models [--json]`: the models on the instance (or the last known list). */

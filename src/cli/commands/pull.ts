@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { action, examples, type ActionHost } from '../action.js'
+import { action, type ActionHost } from '../action.js'
+import { examples } from '../help-text.js'
 import { CliUsageError } from '../errors.js'
 
 /** `exollama pull MODEL [--json]`: pulls a model onto the instance with a download display. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { action, examples, type ActionHost } from '../action.js'
+import { action, type ActionHost } from '../action.js'
+import { examples } from '../help-text.js'
 import { parseIntegerFlag } from '../flags.js'
 import { runTransition } from './transition.js'
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { action, examples, type ActionHost } from '../action.js'
+import { action, type ActionHost } from '../action.js'
+import { examples } from '../help-text.js'
 import { completeStatus, renderStatus } from '../status-view.js'
 
 /** `exollama status [--json]`: the instance's state, idle timer, models, cost and credentials. */
