@@ -2,7 +2,7 @@
  * The real `exollama` process (node --import tsx src/main.ts): no TTY on stdin, stdout or
  * stderr, NO_COLOR=1, HOME an empty folder, only the variables given here.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../../src/cli/index.js'
@@ -30,6 +30,16 @@ afterAll(() => {
 const H = 3_600_000
 
 describe.concurrent('exollama as a process', () => {
+  it('works with only HOME (an empty folder) and PATH: state goes to ~/.local/share/exollama, 0700', async () => {
+    const box = fresh()
+    const r = await runSubprocess(['keys', 'list', '--json'], { HOME: box.home })
+    expect(r.code, r.stderr).toBe(0)
+    expect(oneJsonObject(r.stdout)).toEqual({ keys: [] })
+    const dir = path.join(box.home, '.local', 'share', 'exollama')
+    expect(statSync(dir).mode & 0o777).toBe(0o700)
+    expect(statSync(path.join(dir, 'exollama.db')).mode & 0o777).toBe(0o600)
+  })
+
   it('--help lists serve, status, start, stop, destroy, logs, without colours', async () => {
     const box = fresh()
     const r = await runSubprocess(['--help'], box.env)

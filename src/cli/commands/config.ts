@@ -30,14 +30,16 @@ function sourceText(setting: ResolvedSetting, config: Config): string {
   return words[setting.source]
 }
 
-async function readValueFromStdin(stdin: CliInput | undefined): Promise<string> {
+/** One value from stdin: its first line, without the line break (a terminal ends it with Enter). */
+async function readValueFromStdin(ctx: CommandContext, name: string): Promise<string> {
+  const stdin: CliInput | undefined = ctx.io.stdin
   if (!stdin) throw new CliUsageError('VALUE "-" reads the value from stdin, but there is no stdin')
+  if (stdin.isTTY) ctx.out.note(`value for ${name} (then Enter):`)
   let text = ''
   for await (const chunk of stdin) {
     text += typeof chunk === 'string' ? chunk : chunk.toString('utf8')
-    if (text.length > 16_384) break
+    if (text.includes('\n') || text.length > 16_384) break
   }
-  // One value: the first line, without its line break.
   return text.split(/\r?\n/)[0] ?? ''
 }
 
@@ -83,7 +85,7 @@ function get(ctx: CommandContext, input: string): void {
 }
 
 async function set(ctx: CommandContext, input: string, raw: string): Promise<void> {
-  const value = raw === '-' ? await readValueFromStdin(ctx.io.stdin) : raw
+  const value = raw === '-' ? await readValueFromStdin(ctx, input) : raw
   const dataDir = ctx.dataDir()
   // Validates first: a rejected value throws one line and leaves the file untouched.
   const change = setSetting(dataDir, input, value, { env: ctx.io.env })
