@@ -17,7 +17,7 @@ export class NotAvailableError extends ExollamaError {
   constructor(command: string) {
     super(
       'not_available',
-      `"exollama ${command}" is not available in this build: the lifecycle is not wired into the CLI yet; use "exollama config", "keys", "cost" or "logs" meanwhile`,
+      `"exollama ${command}" is not available in this build: the lifecycle and gateway are not wired into the CLI yet; "exollama config", "keys", "cost" and "logs" work meanwhile`,
       { kind: 'internal' },
     )
     this.command = command
