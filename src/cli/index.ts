@@ -1,0 +1,7 @@
+export { run } from './run.js'
+export { buildProgram } from './program.js'
+export { EXIT_CODES, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js'
+export { defaultDeps } from './deps.js'
+export type { CliDeps, LifecycleContext, ServeMode, ServeOptions, ServeReady } from './deps.js'
+export type { CliInput, CliIo, CliOutput } from './io.js'
+export { CliUsageError, InterruptedError, NotAvailableError } from './errors.js'
