@@ -1294,6 +1294,7 @@ class ProvisionerImpl implements Provisioner {
     }
     if (w.lastCloudError) return `the Exoscale API kept failing: ${w.lastCloudError}`
     if (w.instanceId) return 'Exoscale had not started the instance'
+    if (w.postSent) return 'Exoscale had not finished creating the instance'
     return `still ${w.phase}`
   }
 
