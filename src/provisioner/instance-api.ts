@@ -60,9 +60,37 @@ function codesOf(error: unknown): string[] {
   return codes
 }
 
-function pinMismatch(error: unknown): ExollamaError | undefined {
+/** Certificate verification failures: the peer's certificate is not the pinned one. */
+const CERT_REFUSED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+
+/**
+ * The pin check failed: either the pinned agent's own check (tls_pin_mismatch), or the chain
+ * check that runs before it (another self-signed certificate is not signed by the pinned one).
+ * Either way the handshake ended before any request (or key) was sent.
+ */
+function pinMismatch(error: unknown, endpoint: InstanceEndpoint): ExollamaError | undefined {
   for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 6; depth++) {
     if (e instanceof ExollamaError && e.code === 'tls_pin_mismatch') return e
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && CERT_REFUSED.has(code)) {
+      return new ExollamaError(
+        'tls_pin_mismatch',
+        `instance ${endpoint.instanceId} presented a TLS certificate other than the one exollama made for it (${code}): something else answers at its address, and nothing was sent to it; destroy the instance (exollama destroy)`,
+        { kind: 'cloud', cause: error },
+      )
+    }
     e = (e as { cause?: unknown }).cause
   }
   return undefined
@@ -126,7 +154,7 @@ export async function probeBootStatus(
   try {
     response = await call(endpoint, { ...options, path: BOOT_STATUS_PATH })
   } catch (error) {
-    const pin = pinMismatch(error)
+    const pin = pinMismatch(error, endpoint)
     if (pin) throw pin
     if (error instanceof ProbeTimeout) return { kind: 'not-yet', detail: 'no answer in time' }
     const code = codesOf(error).find((c) => NOT_UP.has(c))

@@ -270,6 +270,8 @@ class ProvisionerImpl implements Provisioner {
   #wakeSeq = 0
   /** The instance this process has seen ready and manages the idleness of. */
   #live: string | null = null
+  /** Its upstream, kept in memory: the gateway asks for it on every request. */
+  #liveUpstream: ReadyInstance | null = null
   #idleTimer: IdleTimer
   #lifetimeTimer: { instanceId: string; timer: Timer } | null = null
   #destroyAfterTimer: { instanceId: string; timer: Timer } | null = null
@@ -552,11 +554,8 @@ class ProvisionerImpl implements Provisioner {
 
   ensureReady(options: EnsureReadyOptions = {}): Promise<ReadyInstance> {
     if (this.#closed) return Promise.reject(closedError())
-    if (this.#state === 'ready' && !this.#wake && this.#live !== null) {
-      const record = this.#store.instances.get(this.#settings.name)
-      if (record?.instanceId === this.#live && record.state === 'ready') {
-        return Promise.resolve(this.#ready(record))
-      }
+    if (this.#state === 'ready' && !this.#wake && this.#liveUpstream) {
+      return Promise.resolve(this.#liveUpstream)
     }
     const now = this.#clock.now()
     const callerDeadline =
@@ -1219,7 +1218,7 @@ class ProvisionerImpl implements Provisioner {
       isExoscaleError(error, 'exoscale_operation_failed')
     let destroyed = 'no' as 'yes' | 'failed' | 'no'
     let destroyError: { code: string; message: string } | null = null
-    this.#live = null
+    this.#clearLive()
     if ((w.owned || unusable) && (w.instanceId || (w.intentId && w.postSent))) {
       try {
         await this.#lease.run(
@@ -1364,8 +1363,14 @@ class ProvisionerImpl implements Provisioner {
     })
   }
 
+  #clearLive(): void {
+    this.#live = null
+    this.#liveUpstream = null
+  }
+
   #onReady(record: InstanceRecord): void {
     this.#live = record.instanceId
+    this.#liveUpstream = this.#ready(record)
     // A fresh instance starts a new idle period (a request in flight keeps it going anyway).
     this.activity.touch()
     this.#idleTimer.arm()
@@ -1503,7 +1508,7 @@ class ProvisionerImpl implements Provisioner {
     }
     const current = record && input.ids.includes(record.instanceId) ? record : null
     if (current) this.#store.instances.update(name, { state: 'destroying' })
-    if (this.#live !== null && input.ids.includes(this.#live)) this.#live = null
+    if (this.#live !== null && input.ids.includes(this.#live)) this.#clearLive()
     this.#transition('destroying', {
       type: 'destroy',
       actor: input.actor,
@@ -1562,7 +1567,7 @@ class ProvisionerImpl implements Provisioner {
     const name = this.#settings.name
     const started = this.#clock.now()
     this.#idleTimer.disarm()
-    this.#live = null
+    this.#clearLive()
     this.#store.instances.update(name, { state: 'stopping' })
     this.#transition('stopping', {
       type: 'stop',
@@ -1619,7 +1624,7 @@ class ProvisionerImpl implements Provisioner {
     this.#store.instances.remove(record.name)
     this.#dropEndpoint(record.instanceId)
     if (this.#live === record.instanceId) {
-      this.#live = null
+      this.#clearLive()
       this.#idleTimer.disarm()
     }
     if (this.#lifetimeTimer?.instanceId === record.instanceId) {
@@ -1989,6 +1994,7 @@ class ProvisionerImpl implements Provisioner {
         this.#store.instances.update(name, { state: 'stopped' })
         this.#store.usage.endSession(record.instanceId)
         this.#idleTimer.disarm()
+        this.#clearLive()
         if (!this.#wake) {
           this.#transition('stopped', {
             type: 'stopped',

@@ -10,6 +10,7 @@ import {
   type Harness,
 } from './helpers/harness.js'
 import { Secret } from '../../src/shared/index.js'
+import { generateInstanceCredentials } from '../../src/recipe/index.js'
 
 let h: Harness
 afterEach(async () => {
@@ -114,6 +115,18 @@ describe('the wake deadline', () => {
     expect((error as Error).message).toContain('no-such-model:1b')
     expect((error as Error).message).toContain('file does not exist')
     expect((error as Error).message).toContain('EXOLLAMA_MODEL')
+    expect(liveInstances(h.sim)).toEqual([])
+  })
+
+  it('an impostor certificate at the instance address: nothing is sent, the wake fails at once and the instance is destroyed', async () => {
+    const impostor = await generateInstanceCredentials()
+    h = await startHarness({
+      vm: { tls: { certPem: impostor.certPem, keyPem: impostor.keyPem.reveal() } },
+    })
+    const p = h.provisioner()
+    const error = await p.ensureReady().catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'tls_pin_mismatch', kind: 'cloud' })
+    expect(h.vms.requests).toEqual([]) // the key never left
     expect(liveInstances(h.sim)).toEqual([])
   })
 })

@@ -30,6 +30,8 @@ export interface FakeVmBehavior {
   version: string
   /** `/api/pull`: normal (a few progress lines), `hang` after the first line, or an error line. */
   pull: 'ok' | 'hang' | { error: string }
+  /** Serve this TLS pair instead of the one in the user-data (an impostor at the address). */
+  tls?: { certPem: string; keyPem: string }
 }
 
 export const DEFAULT_BEHAVIOR: FakeVmBehavior = {
@@ -204,7 +206,10 @@ export async function startFakeVms(
   async function listen(vm: FakeVm): Promise<void> {
     if (servers.has(vm.instanceId)) return
     const b = behaviorOf.get(vm.instanceId) ?? behavior
-    const server = createServer({ cert: vm.certPem, key: vm.keyPem }, handler(vm, b))
+    const server = createServer(
+      { cert: b.tls?.certPem ?? vm.certPem, key: b.tls?.keyPem ?? vm.keyPem },
+      handler(vm, b),
+    )
     const sockets = new Set<Socket>()
     server.on('connection', (s: Socket) => {
       sockets.add(s)
