@@ -1226,7 +1226,9 @@ class ProvisionerImpl implements Provisioner {
             const ids = new Set<string>()
             if (w.instanceId) ids.add(w.instanceId)
             if (w.intentId && w.postSent) {
-              for (const i of await this.#listByIntent(w.intentId)) ids.add(i.id)
+              for (const i of await this.#listByIntent(w.intentId)) {
+                if (!GOING.includes(i.state)) ids.add(i.id)
+              }
             }
             if (ids.size === 0) return
             await this.#destroyLocked({
@@ -1474,8 +1476,10 @@ class ProvisionerImpl implements Provisioner {
       const op = await this.#client.deleteInstance(id)
       await this.#client.waitForOperation(op, { timeoutMs: this.#tuning.mutationTimeoutMs })
     } catch (error) {
-      // Already gone is what we wanted.
-      if (!isExoscaleError(error, 'exoscale_not_found')) throw error
+      // Already gone, or already being deleted, is what we wanted.
+      if (!isExoscaleError(error, 'exoscale_not_found') && !(await this.#alreadyGoing(id, error))) {
+        throw error
+      }
     }
     this.#log.info({ instance: id, why }, 'instance deleted')
     try {
@@ -1484,6 +1488,16 @@ class ProvisionerImpl implements Provisioner {
       this.#log.warn({ err: error }, 'could not close the usage session')
     }
     this.#dropEndpoint(id)
+  }
+
+  /** After a refused delete (409): whether the instance is already on its way out. */
+  async #alreadyGoing(id: string, error: unknown): Promise<boolean> {
+    if (!isExoscaleError(error, 'exoscale_conflict')) return false
+    try {
+      return GOING.includes((await this.#client.getInstance(id)).state)
+    } catch (again) {
+      return isExoscaleError(again, 'exoscale_not_found')
+    }
   }
 
   /**

@@ -97,7 +97,7 @@ describe('create failures: never a blind retry', () => {
     const p = h.provisioner()
     const error = await p.ensureReady().catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'exoscale_operation_failed' })
-    expect(h.sim.state.instances()).toEqual([])
+    expect(liveInstances(h.sim)).toEqual([])
     expect(h.calls('delete-instance')).toBe(1)
     expect(h.calls('create-instance')).toBe(1)
   })

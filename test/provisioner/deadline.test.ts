@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/shared/index.js'
+import { ManualClock } from '../../src/shared/index.js'
 import {
   CANARY_API_SECRET,
   CANARY_OLLAMA_KEY,
   capturingLogger,
+  drive,
   liveInstances,
   startHarness,
   TEST_SETTINGS,
@@ -21,12 +22,14 @@ describe('the wake deadline', () => {
   it('destroys (deletes, not stops) an instance that never becomes ready and gives every waiter one clear error', async () => {
     h = await startHarness({ vm: { outcome: 'never' } })
     const { logger, lines } = capturingLogger()
+    const clock = new ManualClock(Date.now())
     const p = h.provisioner({
+      clock,
       logger,
-      settings: { ...TEST_SETTINGS, wakeTimeoutS: 2, ollamaKey: new Secret(CANARY_OLLAMA_KEY) },
+      settings: { ...TEST_SETTINGS, wakeTimeoutS: 600, ollamaKey: new Secret(CANARY_OLLAMA_KEY) },
     })
     const waiters = [p.ensureReady(), p.ensureReady(), p.ensureReady()]
-    const errors = await Promise.all(
+    const all = Promise.all(
       waiters.map((w) =>
         w.then(
           () => null,
@@ -34,16 +37,24 @@ describe('the wake deadline', () => {
         ),
       ),
     )
+    // Boot goes as far as it ever will, then the deadline passes.
+    await drive(clock, all, { until: () => p.progress()?.boot?.phase === 'health' })
+    const startedAt = h.events().find((e) => e.type === 'wake')?.ts ?? 0
+    await clock.advance(startedAt + 600_000 - clock.now() - 1)
+    expect(h.calls('delete-instance')).toBe(0)
+    await clock.advance(1)
+    const errors = await all
     for (const error of errors) {
       expect(error).toMatchObject({ code: 'wake_timeout', kind: 'timeout' })
     }
     // One wake, one error object shared by all.
     expect(new Set(errors).size).toBe(1)
     const message = (errors[0] as Error).message
-    expect(message).toContain('not ready within 2 s')
+    expect(message).toContain('not ready within 600 s')
     expect(message).toContain('last boot phase health, 90%')
     expect(message).toContain('it was destroyed')
     expect(message).toContain('EXOLLAMA_WAKE_TIMEOUT')
+    expect(h.events().find((e) => e.type === 'destroy')?.ts).toBe(startedAt + 600_000)
 
     expect(h.calls('create-instance')).toBe(1)
     expect(h.calls('delete-instance')).toBe(1)
@@ -84,14 +95,18 @@ describe('the wake deadline', () => {
 
   it('counts start --timeout from the command’s start: the time already spent is not given again', async () => {
     h = await startHarness({ vm: { outcome: 'never' } })
-    const p = h.provisioner()
-    // The command began 25 s ago with a 28 s limit: about 3 s are left for the wake.
-    const startedAt = systemClock.now() - 25_000
-    const error = await p
-      .start({ timeoutMs: 28_000, startedAt, actor: 'cli' })
-      .catch((e: unknown) => e)
+    const clock = new ManualClock(Date.now())
+    const p = h.provisioner({ clock })
+    // The command began 25 s ago with a 28 s limit: 3 s are left for the wake.
+    const startedAt = clock.now() - 25_000
+    const started = p.start({ timeoutMs: 28_000, startedAt, actor: 'cli' }).catch((e: unknown) => e)
+    const error = await drive(clock, started)
     expect(error).toMatchObject({ code: 'wake_timeout' })
     expect((error as Error).message).toContain('not ready within 28 s')
+    // Deleted at the deadline (the manual clock keeps moving while the delete is under way).
+    const destroyAt = h.events().find((e) => e.type === 'destroy')?.ts ?? 0
+    expect(destroyAt).toBeGreaterThanOrEqual(startedAt + 28_000)
+    expect(destroyAt).toBeLessThanOrEqual(startedAt + 28_000 + 5_000)
     expect(liveInstances(h.sim)).toEqual([])
     const wake = h.events().find((e) => e.type === 'wake')
     expect(wake?.reason).toBe('start by cli')

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Provisioner, ProvisionerSettings } from '../../src/provisioner/index.js'
 import { ManualClock } from '../../src/shared/index.js'
 import {
+  drive,
   eventually,
   liveInstances,
   startHarness,
@@ -14,23 +15,6 @@ afterEach(async () => {
   await h?.close()
 })
 
-/**
- * Moves the provisioner's ManualClock in small steps while real time passes for the simulator
- * and the fake VM, until `promise` settles. Timers on the manual clock fire at their deadline.
- */
-async function drive<T>(clock: ManualClock, promise: Promise<T>, stepMs = 50): Promise<T> {
-  let settled = false
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  )
-  while (!settled) {
-    await clock.advance(stepMs)
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  return promise
-}
-
 async function readyProvisioner(
   settings: Partial<ProvisionerSettings>,
 ): Promise<{ p: Provisioner; clock: ManualClock; instanceId: string }> {
@@ -41,6 +25,7 @@ async function readyProvisioner(
     settings: { ...TEST_SETTINGS, wakeTimeoutS: 600, ...settings },
   })
   const ready = await drive(clock, p.ensureReady({ reason: 'test' }))
+  if (!ready) throw new Error('not ready')
   return { p, clock, instanceId: ready.instance.id }
 }
 
@@ -145,5 +130,31 @@ describe('idle policy (ManualClock)', () => {
     expect(isGone(instanceId)).toBe(true)
     expect(eventAt('lifetime')).toBe(limit)
     end()
+  })
+
+  it('a request that arrives while the idle destroy runs waits for it and gets a new instance', async () => {
+    const { p, clock, instanceId } = await readyProvisioner({ idleTimeoutS: 60 })
+    // A slow delete keeps the instance in `destroying` while the request comes in.
+    h.sim.faults.slowOperations(400, { match: { operationId: 'delete-instance' } })
+    await clock.advance(60_000)
+    await eventually(() => p.state() === 'destroying', 'the idle destroy to start')
+    const end = p.activity.begin()
+    const again = await drive(clock, p.ensureReady({ reason: 'late request' }))
+    end()
+    expect(again?.instance.id).not.toBe(instanceId)
+    expect(h.calls('create-instance')).toBe(2)
+    expect(liveInstances(h.sim).map((i) => i.id)).toEqual([again?.instance.id])
+    expect(p.state()).toBe('ready')
+  })
+
+  it('an instance someone else is already deleting counts as destroyed (a 409 is not a failure)', async () => {
+    const { p, clock, instanceId } = await readyProvisioner({ idleTimeoutS: 60 })
+    h.sim.faults.slowOperations(2_000, { match: { operationId: 'delete-instance' } })
+    await h.client.deleteInstance(instanceId) // e.g. from the Exoscale portal
+    expect(h.sim.state.instance(instanceId)?.state).toBe('destroying')
+    await clock.advance(60_000)
+    await eventually(() => p.state() === 'absent', 'the idle destroy')
+    expect(h.events().some((e) => e.type === 'error')).toBe(false)
+    expect(h.store.instances.get('exollama')).toBeNull()
   })
 })

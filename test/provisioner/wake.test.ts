@@ -2,7 +2,13 @@ import { X509Certificate } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ProvisionerProgress } from '../../src/provisioner/index.js'
 import { Secret } from '../../src/shared/index.js'
-import { liveInstances, startHarness, TEST_SETTINGS, type Harness } from './helpers/harness.js'
+import {
+  eventually,
+  liveInstances,
+  startHarness,
+  TEST_SETTINGS,
+  type Harness,
+} from './helpers/harness.js'
 
 let h: Harness
 afterEach(async () => {
@@ -253,5 +259,29 @@ describe('ensureReady: a cold start on the simulator', () => {
     const second = await p.ensureReady()
     expect(second.instance.id).not.toBe(first.instance.id)
     expect(h.calls('create-instance')).toBe(2)
+  })
+
+  it('shows the VM’s boot progress while booting, and destroy() during a wake cancels it cleanly', async () => {
+    h = await startHarness({ vm: { outcome: 'never' } })
+    const p = h.provisioner()
+    const wake = p.ensureReady().catch((e: unknown) => e)
+    await eventually(() => p.progress()?.boot?.phase === 'health', 'boot progress')
+    const booting = await p.status()
+    expect(booting.state).toBe('booting')
+    expect(booting.boot).toEqual({
+      state: 'running',
+      phase: 'health',
+      percent: 90,
+      error: null,
+      gpu: false,
+    })
+    expect(p.progress()).toMatchObject({ state: 'booting', phase: 'booting' })
+
+    const after = await p.destroy({ actor: 'test' })
+    expect(await wake).toMatchObject({ code: 'wake_aborted' })
+    expect(after).toMatchObject({ state: 'absent', instance: null })
+    expect(liveInstances(h.sim)).toEqual([])
+    expect(h.calls('delete-instance')).toBe(1)
+    expect(h.store.instances.get('exollama')).toBeNull()
   })
 })

@@ -10,6 +10,7 @@ import {
   type ProvisionerSettings,
   type ProvisionerTuning,
 } from '../../../src/provisioner/index.js'
+import type { ManualClock } from '../../../src/shared/index.js'
 import { Secret, systemClock, type Clock, type Logger } from '../../../src/shared/index.js'
 import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
 import { openStore, type LifecycleEvent, type Store } from '../../../src/store/index.js'
@@ -161,4 +162,27 @@ export async function eventually(
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
   }
+}
+
+/**
+ * Moves a ManualClock in small steps while real time passes for the simulator and the fake VMs,
+ * until `promise` settles (or `until()` holds). Timers on the manual clock fire at their deadline.
+ */
+export async function drive<T>(
+  clock: ManualClock,
+  promise: Promise<T>,
+  options: { stepMs?: number; until?: () => boolean } = {},
+): Promise<T | undefined> {
+  let settled = false
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  const started = Date.now()
+  while (!settled && !(options.until?.() ?? false)) {
+    if (Date.now() - started > 30_000) throw new Error('drive: nothing happened in 30 s')
+    await clock.advance(options.stepMs ?? 50)
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  return settled ? promise : undefined
 }
