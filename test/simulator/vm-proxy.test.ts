@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, rename } from 'node:fs/promises'
+import https from 'node:https'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -313,6 +314,64 @@ describe.each(kinds)('the emulated VM behind $kind', ({ kind, skip }) => {
     ])
     expect(Number(lines[0]?.split(' ')[0])).toBeGreaterThan(1_700_000_000)
   })
+
+  it.skipIf(skip)(
+    'answers 503 {"error":"booting"} while there is no status file, key first',
+    async () => {
+      const file = vm.paths.bootStatus as string
+      await rename(file, `${file}.away`)
+      try {
+        const res = await c.get('/exollama/boot')
+        expect(res.statusCode).toBe(503)
+        expect(res.headers['content-type']).toBe('application/json')
+        expect(res.headers['cache-control']).toBe('no-store')
+        expect(await res.body.json()).toEqual({ error: 'booting' })
+        const anonymous = await c.get('/exollama/boot', {})
+        expect(anonymous.statusCode).toBe(401)
+        await anonymous.body.dump()
+      } finally {
+        await rename(`${file}.away`, file)
+      }
+      expect((await c.get('/exollama/boot')).statusCode).toBe(200)
+    },
+  )
+
+  it.skipIf(skip)(
+    'refuses networks outside EXOLLAMA_ALLOWED_CIDRS with 403 before the key',
+    async () => {
+      const limited = await recipe({ allowedCidrs: ['10.0.0.0/8', '127.0.0.3/32'] })
+      const other = await createWith(h.target, limited.userData)
+      const lvm = await h.sim.vm.waitFor(other, isReady)
+      const from = (localAddress: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = https.request(
+            {
+              host: lvm.ip,
+              port: lvm.port,
+              path: '/api/version',
+              localAddress,
+              headers,
+              ca: limited.creds.certPem,
+              checkServerIdentity: () => undefined,
+              agent: false,
+            },
+            (res) => {
+              let body = ''
+              res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+            },
+          )
+          req.on('error', reject)
+          req.end()
+        })
+      const key = { 'x-ollama-key': limited.key }
+      expect(await from('127.0.0.2', key)).toEqual({ status: 403, body: '{"error":"forbidden"}\n' })
+      expect(await from('127.0.0.2', {})).toEqual({ status: 403, body: '{"error":"forbidden"}\n' })
+      expect((await from('127.0.0.3', key)).status).toBe(200)
+      // Loopback is the VM's own health check: allowed, key still required.
+      expect((await from('127.0.0.1', {})).status).toBe(401)
+    },
+  )
 
   it.skipIf(skip || kind !== 'nginx')(
     'runs the generated config changed only in listen, files and upstream',
