@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { findFreePort } from '../../shared/nginx-process.js'
 import {
   certificateFingerprint,
   errorMessage,
@@ -22,6 +21,7 @@ import {
 import { readCloudConfig, type CloudConfig } from './cloud-config.js'
 import { analyseSite, missingFiles, siteSources, type InstanceSite } from './instance-site.js'
 import { startNginxProxy, type NginxProxy } from './nginx-proxy.js'
+import { PortReservation } from './port-reservation.js'
 import { listenPort, type ProxyKind, type VmProxy } from './proxy.js'
 import { parseEnvFile, VmRootfs } from './rootfs.js'
 import { startStandinProxy } from './standin-proxy.js'
@@ -158,6 +158,8 @@ export class EmulatedVm {
   #servedCert: { pem: string; fingerprint: string } | undefined
   #ollama: FakeOllama | undefined
   #ollamaPortNumber: number | undefined
+  /** Holds the Ollama port while the fake is not listening on it. */
+  #ollamaReservation: PortReservation | undefined
   #ollamaRunning = false
   #status: VmBootStatus | undefined
   #statusBoot: number | undefined
@@ -249,6 +251,8 @@ export class EmulatedVm {
     return this.#enqueue(async () => {
       await this.#powerOff()
       this.#disposed = true
+      await this.#ollamaReservation?.release()
+      this.#ollamaReservation = undefined
       await this.#rootfs?.remove()
       this.#ollama = undefined
       this.#emit('disposed')
@@ -609,8 +613,9 @@ export class EmulatedVm {
   async #ollamaPort(installed: Installed): Promise<number> {
     if (!this.#ollama || this.#ollamaPortNumber === undefined) {
       const { models, ...behavior } = this.#d.options.ollama
-      // Fixed for the VM's life, so nginx's upstream stays right across power cycles.
-      const port = await findFreePort('127.0.0.1')
+      // Held from now on for the VM's life, so nginx's upstream stays right across power cycles.
+      this.#ollamaReservation = await PortReservation.hold('127.0.0.1')
+      const port = this.#ollamaReservation.port
       this.#ollamaPortNumber = port
       this.#ollama = new FakeOllama({
         clock: this.#d.clock,
@@ -630,6 +635,8 @@ export class EmulatedVm {
     const version = this.#d.faults.take('ollama-version', this.#subject())?.version
     const configured = this.#d.options.ollama.version ?? imageVersion(installed.env).version
     fake.set({ version: version ?? configured ?? fake.behavior.version })
+    await this.#ollamaReservation?.release()
+    this.#ollamaReservation = undefined
     await fake.start()
     this.#ollamaRunning = true
     this.#emit('ollama-up')
@@ -639,6 +646,15 @@ export class EmulatedVm {
     if (!this.#ollama || !this.#ollamaRunning) return
     await this.#ollama.close()
     this.#ollamaRunning = false
+    const port = this.#ollamaPortNumber
+    if (port !== undefined && !this.#disposed) {
+      this.#ollamaReservation = await PortReservation.hold('127.0.0.1', port).catch(
+        (error: unknown) => {
+          this.#d.logger.warn({ err: error, port }, 'emulated VM: could not hold the Ollama port')
+          return undefined
+        },
+      )
+    }
     this.#emit('ollama-down')
   }
 

@@ -189,11 +189,22 @@ export async function driveUntil(
   done: (vm: VmInfo) => boolean,
   stepMs = 50,
 ): Promise<VmInfo> {
-  for (let i = 0; i < 10_000; i++) {
+  // A guard for a useful message instead of a test timeout, not an assertion on speed.
+  const giveUpAt = Date.now() + 20_000
+  while (Date.now() < giveUpAt) {
     const vm = sim.vm.get(id)
     if (vm && done(vm)) return vm
     await clock.advance(stepMs)
     await new Promise((r) => setTimeout(r, 2))
   }
-  throw new Error('driveUntil: the condition never held')
+  const vm = sim.vm.get(id)
+  throw new Error(
+    `driveUntil: the condition never held; the VM: ${JSON.stringify({
+      power: vm?.power,
+      boots: vm?.boots,
+      proxy: vm?.proxy,
+      status: vm?.bootStatus,
+      setupError: vm?.setupError,
+    })}`,
+  )
 }
