@@ -9,6 +9,7 @@ import {
   type VmEvent,
   type VmInfo,
 } from '../../src/simulator/index.js'
+import { systemTool } from '../helpers/system-deps.js'
 import { call, type ApiTarget } from './helpers/api.js'
 import {
   alive,
@@ -253,12 +254,14 @@ describe('the models of an instance', () => {
   })
 })
 
-describe('the on-VM watchdog (the real script from the user-data)', () => {
+const proxies = [...(systemTool('nginx') ? (['nginx'] as const) : []), 'standin' as const]
+
+describe.each(proxies)('the on-VM watchdog (the real script from the user-data), %s', (proxy) => {
   async function watchdogSim(watchdog: { firstMs: number; intervalMs: number }) {
     // Real nginx stamps the activity log with the real time; the simulator's clock starts half
     // a minute behind it, so a request made after the boot is after it on both clocks.
     const clock = new ManualClock(Date.now() - 30_000)
-    const sim = await startSimulator({ clock, vm: { watchdog } })
+    const sim = await startSimulator({ clock, vm: { watchdog, proxy } })
     sims.push(sim)
     const target: ApiTarget = { endpoint: sim.endpoint, credentials: sim.credentials, clock }
     return { clock, sim, target }
@@ -279,6 +282,7 @@ describe('the on-VM watchdog (the real script from the user-data)', () => {
     const id = await createWith(target, r.userData)
     const vm = await driveUntil(sim, clock, id, isReady, 50)
     expect(vm.watchdog.enabled).toBe(true)
+    await clock.advance(5_000) // the request comes a few seconds after the boot finished
     const c = instanceClient(vm, r)
     try {
       const answer = await c.ollama().chat({ model: 'm', messages: [], stream: false })

@@ -244,6 +244,9 @@ export async function startStandinProxy(input: ProxyStartInput): Promise<Standin
       method: req.method,
       path: req.url,
       headers,
+      // One connection per request, as nginx without upstream keepalive: an open connection
+      // to Ollama is a request in flight (the watchdog counts them).
+      agent: false,
     })
     let answered = false
     upstreamReq.on('response', (upstreamRes) => {
