@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { parseDocument } from 'yaml'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -289,6 +290,40 @@ describe('boot faults', () => {
     } finally {
       await c.close()
     }
+  })
+
+  it('nginx that cannot bind fails the boot at packages; the next boot tries again', async () => {
+    const { clock, sim, target } = await manualSim()
+    const r = await recipe()
+    const id = await createWith(target, r.userData)
+    const ip = sim.state.instance(id)?.publicIp as string
+    // Something else holds the instance's port when it boots.
+    const squatter = net.createServer()
+    await new Promise<void>((resolve) => squatter.listen(11435, ip, resolve))
+    let vm: VmInfo
+    try {
+      vm = await driveUntil(sim, clock, id, (v) => v.bootStatus?.state === 'failed', 50)
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()))
+    }
+    expect(vm.bootStatus).toMatchObject({ phase: 'packages', percent: 5 })
+    expect(vm.bootStatus?.error).toMatch(
+      /^packages failed: 'nginx -t' exited 1: .*(in use|EADDRINUSE)/,
+    )
+    expect(vm.proxy).toBeUndefined()
+
+    expect((await call(target, 'PUT', `/instance/${id}:stop`)).status).toBe(200)
+    await driveUntil(sim, clock, id, () => sim.state.instance(id)?.state === 'stopped', 50)
+    expect((await call(target, 'PUT', `/instance/${id}:start`, { body: {} })).status).toBe(200)
+    vm = await driveUntil(sim, clock, id, isReady, 50)
+    expect(vm.history.map(line).slice(3)).toEqual([
+      'running packages 5',
+      'running docker 15',
+      'running image-pull 30',
+      'running ollama-start 85',
+      'running health 92',
+      'ready ready 100',
+    ])
   })
 
   it('a different certificate fails the pin; an old Ollama reports its version', async () => {

@@ -130,6 +130,8 @@ export interface EmulatedVmDeps {
 }
 
 interface Cycle {
+  /** Why nginx did not start in this boot (reported by the `packages` step, as `nginx -t`). */
+  proxyError?: string | undefined
   abort: AbortController
   walker: Promise<void> | undefined
   watchdog: Timer | undefined
@@ -297,7 +299,7 @@ export class EmulatedVm {
     }
     const laterBoot = this.#done.has('booting')
     // nginx is installed by the `packages` step; a config it refuses fails the boot there.
-    if (!installed.failure) await this.#startProxy(installed)
+    if (!installed.failure) await this.#startProxy(installed, cycle)
     // Docker restarts the Ollama container (restart unless-stopped) on later boots.
     if (laterBoot && this.#done.has('ollama-start')) await this.#startOllama(installed)
     this.#armWatchdog(cycle, installed)
@@ -438,7 +440,9 @@ export class EmulatedVm {
         ? (injected.message ?? `${phase} failed: simulated failure (sim.vm.faults)`)
         : installed.failure?.phase === phase
           ? installed.failure.error
-          : undefined
+          : phase === 'packages' && cycle.proxyError !== undefined
+            ? `packages failed: 'nginx -t' exited 1: ${cycle.proxyError}`
+            : undefined
     if (error === undefined && phase === 'ollama-start') {
       try {
         await this.#startOllama(installed)
@@ -462,7 +466,7 @@ export class EmulatedVm {
     await this.#stopProxy()
     await this.#sleep(cycle, ms.reboot)
     this.#bootStartedAt = this.#d.clock.now()
-    if (!installed.failure) await this.#startProxy(installed)
+    if (!installed.failure) await this.#startProxy(installed, cycle)
     this.#check(cycle)
     await this.#sleep(cycle, ms.firstWrite)
   }
@@ -550,7 +554,7 @@ export class EmulatedVm {
 
   // ---- processes ----------------------------------------------------------------------------
 
-  async #startProxy(installed: Installed): Promise<void> {
+  async #startProxy(installed: Installed, cycle: Cycle): Promise<void> {
     const site = installed.site
     const ip = this.#view.publicIp
     if (!site || !ip || !this.#rootfs) return
@@ -584,11 +588,8 @@ export class EmulatedVm {
           : await startStandinProxy(input)
     } catch (error) {
       const message = errorMessage(error)
-      this.#setupError = oneLine(message)
-      installed.failure ??= {
-        phase: 'packages',
-        error: oneLine(`packages failed: 'nginx -t' exited 1: ${message}`),
-      }
+      // This boot only: a later boot tries again (and `health` fails if nginx is still down).
+      cycle.proxyError = oneLine(message)
       this.#d.logger.warn(
         { instanceId: this.id, problem: message },
         'emulated VM: nginx did not start',
