@@ -42,3 +42,42 @@ export type {
   QuotaView,
   InstanceEvent,
 } from './types.js'
+export {
+  VmFaultRegistry,
+  DEFAULT_PHASE_MS,
+  VM_BOOT_PHASES,
+  readCloudConfig,
+  CloudConfigError,
+  parseNginxConf,
+  compileStandinSite,
+  StandinUnsupportedError,
+} from './vm/index.js'
+export type {
+  VmController,
+  VmOptions,
+  VmOllamaOptions,
+  VmPhaseTimings,
+  ResolvedVmOptions,
+  VmInfo,
+  VmEvent,
+  VmEventType,
+  VmFaultSpec,
+  VmFaultKind,
+  VmFaultHandle,
+  VmFaultMatch,
+  VmBootPhase,
+  VmBootState,
+  VmBootStatus,
+  ProxyKind,
+  WatchdogDecision,
+  CloudConfig,
+  CloudFile,
+  NginxDirective,
+} from './vm/index.js'
+export { FakeOllama, startFakeOllama, DEFAULT_FAKE_MODELS } from './fake-ollama.js'
+export type {
+  FakeModel,
+  FakeOllamaBehavior,
+  FakeOllamaOptions,
+  FakeRequestRecord,
+} from './fake-ollama.js'

@@ -19,6 +19,7 @@ import {
   type ZoneName,
 } from './types.js'
 import { World, instanceView } from './world.js'
+import { VmManager, type VmController, type VmOptions } from './vm/index.js'
 
 /** Options of createSimulator / startSimulator. */
 export interface SimulatorOptions {
@@ -42,6 +43,12 @@ export interface SimulatorOptions {
   maxRecordedRequests?: number
   /** How long a finished operation can still be read. Default 1 h. */
   operationRetentionMs?: number
+  /**
+   * The emulated VMs: when an instance reaches `running`, its user-data is applied (real nginx
+   * or the Node stand-in on `<public ip>:11435`, a fake Ollama, the boot status walked over
+   * time). Default enabled; see VmOptions.
+   */
+  vm?: VmOptions
   clock?: Clock
   logger?: Logger
 }
@@ -94,9 +101,11 @@ export interface SimulatorCore {
   onInstanceEvent(listener: (event: InstanceEvent) => void): () => void
   /** Emulates a power-off from inside the VM (running → stopped, no API call). */
   powerOff(instanceId: string): boolean
+  /** The emulated VMs behind the instances (per-instance info, events, faults). */
+  readonly vm: VmController
   /** The node:http request listener. */
   handle(req: IncomingMessage, res: ServerResponse): void
-  /** Cancels pending timers. */
+  /** Stops every emulated VM (nginx included, disks removed) and cancels pending timers. */
   close(): Promise<void>
 }
 
@@ -180,6 +189,13 @@ export function createSimulator(options: SimulatorOptions = {}): SimulatorCore {
     operationDelayMs: options.operationDelayMs ?? 250,
     instanceTransitionMs: options.instanceTransitionMs ?? 750,
     operationRetentionMs: options.operationRetentionMs ?? 3_600_000,
+  })
+  const vm = new VmManager({
+    clock,
+    logger: logger.child({ component: 'simulator-vm' }),
+    options: options.vm,
+    subscribe: (listener) => world.onInstanceEvent(listener),
+    powerOff: (id) => world.powerOff(id),
   })
   const maxRecorded = options.maxRecordedRequests ?? 10_000
   const selfCheck = options.selfCheck ?? true
@@ -492,8 +508,12 @@ export function createSimulator(options: SimulatorOptions = {}): SimulatorCore {
     },
     onInstanceEvent: (listener) => world.onInstanceEvent(listener),
     powerOff: (id) => world.powerOff(id),
+    vm,
     handle,
-    close: async () => world.close(),
+    close: async () => {
+      world.close()
+      await vm.close()
+    },
   }
 }
 

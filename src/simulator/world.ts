@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomInt } from 'node:crypto'
 import type { Clock, Logger, Timer } from '../shared/index.js'
 import { badRequest, conflict, notFound, quotaExceeded } from './api-error.js'
 import {
@@ -145,7 +145,10 @@ export class World {
   readonly #sshKeys = new Map<string, SshKeyRecord>()
   readonly #timers = new Set<Timer>()
   readonly #listeners = new Set<(event: InstanceEvent) => void>()
-  #ipCounter = 1
+  // A random start: emulated VMs of simulators in parallel test processes listen on these
+  // addresses (port 11435), so two simulators must not hand out the same ones.
+  #ipCounter = randomInt(1, 0xff00)
+  #ipsHanded = 0
   #macCounter = 1
   #closed = false
 
@@ -645,10 +648,10 @@ export class World {
 
   #allocateIp(): string {
     for (;;) {
-      const n = ++this.#ipCounter
+      if (++this.#ipsHanded > 0xfe00) throw new Error('simulator ran out of loopback addresses')
+      const n = (this.#ipCounter = (this.#ipCounter % 0xffff) + 1)
       const hi = (n >> 8) & 0xff
       const lo = n & 0xff
-      if (n > 0xffff) throw new Error('simulator ran out of loopback addresses')
       if (lo === 0 || lo === 255) continue
       return `127.10.${hi}.${lo}`
     }
