@@ -156,6 +156,44 @@ describe('waitForBootReady', () => {
     expect(sleeps).toEqual([1_000, 1_500, 2_000, 2_000])
   })
 
+  it('after a start, the previous boot’s `ready` on disk is not taken for this boot’s', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const sequences = {
+      // The old file, then this boot's first write (by a clock that lags: an older stamp).
+      lagging: [
+        { state: 'ready', phase: 'ready', updated_at: now - 3600 },
+        { state: 'ready', phase: 'ready', updated_at: now - 3600 },
+        { state: 'running', phase: 'ollama-start', updated_at: now - 5 },
+        { state: 'ready', phase: 'ready', updated_at: now - 4 },
+      ],
+      // The old file, then a fresh `ready` stamped after the start.
+      synced: [
+        { state: 'ready', phase: 'ready', updated_at: now - 3600 },
+        { state: 'ready', phase: 'ready', updated_at: now + 1 },
+      ],
+    }
+    for (const [name, statuses] of Object.entries(sequences)) {
+      let n = 0
+      const origin = await serve((_req, res) => {
+        const s = statuses[Math.min(n++, statuses.length - 1)]
+        json(res, 200, { ...s, percent: 100, error: null, gpu: false })
+      })
+      const notYet: string[] = []
+      const status = await waitForBootReady(endpoint(origin), {
+        clock: systemClock,
+        signal: new AbortController().signal,
+        probeTimeoutMs: 2_000,
+        initialDelayMs: 1,
+        maxDelayMs: 1,
+        freshSince: { sinceMs: now * 1000, toleranceMs: 0 },
+        onNotYet: (d) => notYet.push(d),
+      })
+      expect(status.updated_at, name).toBe(statuses.at(-1)?.updated_at)
+      expect(n, name).toBe(statuses.length)
+      expect(notYet[0], name).toBe("the previous boot's status (ready)")
+    }
+  })
+
   it('a failed boot throws with the VM’s reason', async () => {
     const origin = await serve((_req, res) =>
       json(res, 200, {

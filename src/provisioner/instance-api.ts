@@ -179,22 +179,57 @@ export async function probeBootStatus(
   return { kind: 'status', status }
 }
 
-/** Ollama's version through nginx (`GET /api/version`). */
+/** What a version poll found. */
+export type VersionProbe =
+  | { kind: 'version'; version: string }
+  /** nginx is there but Ollama is not answering (502/503/504), or the connection failed. */
+  | { kind: 'not-yet'; detail: string }
+
+/**
+ * One `GET /api/version` through nginx. A gateway error (Ollama restarting behind nginx) or a
+ * connection failure is `not-yet`; a refused key or another answer throws.
+ */
+export async function probeOllamaVersion(
+  endpoint: InstanceEndpoint,
+  options: ProbeOptions,
+): Promise<VersionProbe> {
+  let response: Dispatcher.ResponseData
+  try {
+    response = await call(endpoint, { ...options, path: '/api/version' })
+  } catch (error) {
+    const pin = pinMismatch(error, endpoint)
+    if (pin) throw pin
+    if (error instanceof ProbeTimeout) return { kind: 'not-yet', detail: 'no answer in time' }
+    if (options.signal?.aborted) throw error
+    return { kind: 'not-yet', detail: codesOf(error)[0] ?? 'connection failed' }
+  }
+  const body = (await readJson(response)) as { version?: unknown } | undefined
+  if (response.statusCode === 401) throw keyRejected(endpoint)
+  if ([502, 503, 504].includes(response.statusCode)) {
+    return { kind: 'not-yet', detail: `HTTP ${response.statusCode} from /api/version` }
+  }
+  if (response.statusCode !== 200 || typeof body?.version !== 'string') {
+    throw new ProvisionerError(
+      'instance_bad_answer',
+      `instance ${endpoint.instanceId} answered /api/version with HTTP ${response.statusCode}: that is not Ollama; check the boot log on the instance`,
+      { kind: 'cloud' },
+    )
+  }
+  return { kind: 'version', version: body.version }
+}
+
+/** Ollama's version through nginx (`GET /api/version`); throws when it is not answering. */
 export async function fetchOllamaVersion(
   endpoint: InstanceEndpoint,
   options: ProbeOptions,
 ): Promise<string> {
-  const response = await call(endpoint, { ...options, path: '/api/version' })
-  const body = (await readJson(response)) as { version?: unknown } | undefined
-  if (response.statusCode === 401) throw keyRejected(endpoint)
-  if (response.statusCode !== 200 || typeof body?.version !== 'string') {
-    throw new ProvisionerError(
-      'instance_bad_answer',
-      `instance ${endpoint.instanceId} answered /api/version with HTTP ${response.statusCode}: Ollama is not answering; check the boot log on the instance`,
-      { kind: 'cloud' },
-    )
-  }
-  return body.version
+  const probe = await probeOllamaVersion(endpoint, options)
+  if (probe.kind === 'version') return probe.version
+  throw new ProvisionerError(
+    'instance_bad_answer',
+    `instance ${endpoint.instanceId}: Ollama is not answering (${probe.detail}); check the boot log on the instance`,
+    { kind: 'cloud' },
+  )
 }
 
 /** `GET /api/tags`: the models on the instance (Ollama's JSON, parsed). */

@@ -33,17 +33,16 @@ import {
   isAmbiguousCreateFailure,
   isTransientCloudFailure,
 } from './explain.js'
-import {
-  fetchOllamaVersion,
-  fetchTags,
-  pullModel,
-  type InstanceEndpoint,
-  type PullProgress,
-} from './instance-api.js'
+import { fetchTags, pullModel, type InstanceEndpoint, type PullProgress } from './instance-api.js'
 import { instanceLabels, intentFilter, intentOf, managedLabels, ownedBy } from './labels.js'
 import { LeaseGuard } from './lease-guard.js'
 import { timerAt } from './long-timer.js'
-import { BootFailure, assertOllamaVersion, waitForBootReady } from './readiness.js'
+import {
+  BootFailure,
+  assertOllamaVersion,
+  waitForBootReady,
+  waitForOllamaVersion,
+} from './readiness.js'
 import { createdAtMs, planReconcile, type ReconcileAction } from './reconcile-plan.js'
 import { recordFromIntent } from './records.js'
 import { ensureSecurityGroup, type SecurityGroupSync } from './security-group.js'
@@ -202,6 +201,13 @@ interface Wake {
   owned: boolean
   /** The create call was sent (from then on, never retried). */
   postSent: boolean
+  /** This wake created the instance (its disk holds no earlier boot status). */
+  created: boolean
+  /**
+   * When the boot being waited for was requested, if the disk may still hold an earlier boot's
+   * status (this wake started a stopped instance, or joined such a start).
+   */
+  rebootSince: number | undefined
   intentId: string | undefined
   instanceId: string | undefined
   /** The store said ready when the wake began (no preload needed). */
@@ -215,6 +221,17 @@ interface Wake {
 }
 
 const GOING: readonly (Instance['state'] | undefined)[] = ['destroying', 'destroyed', 'expunging']
+
+/**
+ * Telling this boot's status from the previous boot's by time: `updated_at` (whole seconds, the
+ * VM's clock) must not be before the second of the start request. No allowance for the VM's
+ * clock lagging ours: a lagging clock only means the `running` steps (which a later boot always
+ * writes first) decide instead; an allowance would let a quick stop/start take the old `ready`.
+ */
+const BOOT_STATUS_SKEW_MS = 0
+
+/** A record whose wake began this long after the instance's creation was a start, not a create. */
+const RESTART_AFTER_MS = 60_000
 
 function describeReason(reason: WakeReason | undefined, fallback: string) {
   if (reason === undefined) return { reason: fallback, actor: null }
@@ -602,6 +619,8 @@ class ProvisionerImpl implements Provisioner {
       listeners: new Set(),
       owned: false,
       postSent: false,
+      created: false,
+      rebootSince: undefined,
       intentId: undefined,
       instanceId: undefined,
       wasReady: false,
@@ -684,12 +703,20 @@ class ProvisionerImpl implements Provisioner {
         onNotYet: (detail) => {
           w.lastNotYet = detail
         },
+        ...(w.rebootSince === undefined
+          ? {}
+          : { freshSince: { sinceMs: w.rebootSince, toleranceMs: BOOT_STATUS_SKEW_MS } }),
       })
 
-      const version = await fetchOllamaVersion(endpoint, {
+      const version = await waitForOllamaVersion(endpoint, {
         clock: this.#clock,
         signal,
-        timeoutMs: this.#tuning.probeTimeoutMs,
+        probeTimeoutMs: this.#tuning.probeTimeoutMs,
+        initialDelayMs: this.#tuning.bootPollInitialMs,
+        maxDelayMs: this.#tuning.bootPollMaxMs,
+        onNotYet: (detail) => {
+          w.lastNotYet = detail
+        },
       })
       assertOllamaVersion(version, this.#settings.minOllamaVersion)
       this.#store.instances.update(this.#settings.name, { ollamaVersion: version })
@@ -910,6 +937,10 @@ class ProvisionerImpl implements Provisioner {
   /** Joins a wake begun elsewhere: its deadline counts from when that wake began. */
   #adoptInProgress(w: Wake, record: InstanceRecord, state: ProvisionerState): void {
     w.owned = true
+    // Started long after its creation: a restart, whose disk holds the previous boot's status.
+    if (record.startedAt !== null && record.startedAt - record.createdAt > RESTART_AFTER_MS) {
+      w.rebootSince = record.startedAt
+    }
     this.#tightenDeadline(
       w,
       (record.startedAt ?? record.createdAt) + this.#settings.wakeTimeoutS * 1000,
@@ -938,13 +969,16 @@ class ProvisionerImpl implements Provisioner {
     })
     this.#phase(w, 'provisioning')
     w.owned = true
+    // Before the call: any boot status written after this moment is this boot's.
+    const requestedAt = this.#clock.now()
+    w.rebootSince = requestedAt
     const op = await this.#client.startInstance(record.instanceId, { signal })
     await this.#client.waitForOperation(op, { signal })
     const now = this.#clock.now()
     const updated =
       this.#store.instances.update(this.#settings.name, {
         state: 'provisioning',
-        startedAt: now,
+        startedAt: requestedAt,
       }) ?? record
     this.#store.usage.startSession({
       instanceId: updated.instanceId,
@@ -1142,6 +1176,7 @@ class ProvisionerImpl implements Provisioner {
       startedAt: now,
     })
     w.instanceId = instance.id
+    w.created = true
     this.#event({
       type: 'create',
       instanceId: instance.id,

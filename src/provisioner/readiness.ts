@@ -1,7 +1,7 @@
 import type { BootStatus } from '../recipe/index.js'
 import type { Clock } from '../shared/index.js'
 import { ProvisionerError } from './errors.js'
-import { probeBootStatus, type InstanceEndpoint } from './instance-api.js'
+import { probeBootStatus, probeOllamaVersion, type InstanceEndpoint } from './instance-api.js'
 
 export interface BootWaitOptions {
   clock: Clock
@@ -15,6 +15,14 @@ export interface BootWaitOptions {
   onStatus?: (status: BootStatus) => void
   /** Every poll that found the VM not answering yet. */
   onNotYet?: (detail: string) => void
+  /**
+   * For an instance that booted before (started from stopped, adopted): its disk still holds
+   * the previous boot's status (often `ready`), which nginx serves until this boot's first
+   * write. A `ready` or `failed` counts only once this boot has visibly written: a `running`
+   * status was seen, or `updated_at` is not older than the second of `sinceMs` minus
+   * `toleranceMs` (clock skew).
+   */
+  freshSince?: { sinceMs: number; toleranceMs: number } | undefined
 }
 
 /** The VM said its boot failed (`state: failed`); carries the VM's own one-line reason. */
@@ -36,6 +44,13 @@ export async function waitForBootReady(
   options: BootWaitOptions,
 ): Promise<BootStatus> {
   let delay = options.initialDelayMs
+  let sawRunning = false
+  // `updated_at` has whole seconds: a write in the second of `sinceMs` counts as fresh.
+  const since = options.freshSince
+  const fresh = (status: BootStatus) =>
+    !since ||
+    sawRunning ||
+    status.updated_at >= Math.floor((since.sinceMs - since.toleranceMs) / 1000)
   for (;;) {
     const probe = await probeBootStatus(endpoint, {
       clock: options.clock,
@@ -43,9 +58,15 @@ export async function waitForBootReady(
       timeoutMs: options.probeTimeoutMs,
     })
     if (probe.kind === 'status') {
-      options.onStatus?.(probe.status)
-      if (probe.status.state === 'ready') return probe.status
-      if (probe.status.state === 'failed') throw new BootFailure(probe.status)
+      const status = probe.status
+      if (status.state === 'running') sawRunning = true
+      if (status.state !== 'running' && !fresh(status)) {
+        options.onNotYet?.(`the previous boot's status (${status.state})`)
+      } else {
+        options.onStatus?.(status)
+        if (status.state === 'ready') return status
+        if (status.state === 'failed') throw new BootFailure(status)
+      }
     } else {
       options.onNotYet?.(probe.detail)
     }
@@ -87,5 +108,36 @@ export function assertOllamaVersion(found: string, minimum: string): void {
       `the instance runs Ollama ${JSON.stringify(found.slice(0, 40))}, older than EXOLLAMA_MIN_OLLAMA_VERSION ${minimum} (older releases have known vulnerabilities): set EXOLLAMA_OLLAMA_IMAGE_TAG to ${minimum} or newer`,
       { kind: 'config' },
     )
+  }
+}
+
+export interface VersionWaitOptions {
+  clock: Clock
+  signal: AbortSignal
+  probeTimeoutMs: number
+  initialDelayMs: number
+  maxDelayMs: number
+  onNotYet?: (detail: string) => void
+}
+
+/**
+ * Ollama's version once it answers through nginx: a 502 while Ollama (re)starts behind a
+ * `ready` boot status is waited out (until the wake's deadline), not taken for a broken instance.
+ */
+export async function waitForOllamaVersion(
+  endpoint: InstanceEndpoint,
+  options: VersionWaitOptions,
+): Promise<string> {
+  let delay = options.initialDelayMs
+  for (;;) {
+    const probe = await probeOllamaVersion(endpoint, {
+      clock: options.clock,
+      signal: options.signal,
+      timeoutMs: options.probeTimeoutMs,
+    })
+    if (probe.kind === 'version') return probe.version
+    options.onNotYet?.(probe.detail)
+    await options.clock.sleep(delay, options.signal)
+    delay = Math.min(options.maxDelayMs, Math.ceil(delay * 1.5))
   }
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { FakeVmBehavior } from './helpers/fake-vm.js'
+import type { VmOptions } from '../../src/simulator/index.js'
 import { killChildren, startChild, type Child } from './helpers/child.js'
 import {
   eventually,
@@ -23,7 +23,7 @@ afterEach(async () => {
  */
 interface Step {
   name: string
-  vm?: Partial<FakeVmBehavior>
+  vm?: VmOptions
   child: Partial<ChildConfig>
   /** Set up faults before the child starts. */
   arrange?: (h: Harness) => void
@@ -68,16 +68,31 @@ const STEPS: Step[] = [
   },
   {
     name: 'after the instance runs, while it boots',
-    vm: { outcome: 'never' },
     child: {},
+    arrange: (h) => h.sim.vm.faults.slowBoot('health', Infinity),
     at: (h) =>
-      eventually(() => [...h.vms.vms.values()].some((vm) => vm.bootPolls >= 3), 'boot polls'),
+      eventually(
+        () => h.sim.vm.list().some((vm) => vm.bootStatus?.phase === 'health'),
+        'the boot to hang at health',
+      ),
   },
   {
     name: 'during the model pull',
-    vm: { pull: 'hang' },
+    // Our pull streams progress; each line comes a minute after the previous one.
+    vm: { ollama: { chunkDelayMs: 60_000 } },
     child: {},
-    at: (h) => eventually(() => h.vms.requests.some((r) => r.path === '/api/pull'), 'a pull'),
+    at: (h) =>
+      eventually(
+        () =>
+          h.sim.vm
+            .list()
+            .some((vm) =>
+              (vm.ollama?.requests ?? []).some(
+                (r) => r.url === '/api/pull' && r.body.includes('"stream":true'),
+              ),
+            ),
+        'our pull',
+      ),
   },
   {
     name: 'during destroy',
@@ -96,7 +111,6 @@ describe('crash safety: kill -9 at each step, then restart', () => {
       await step.at(h, child)
       await child.kill()
       h.sim.faults.clear()
-      h.vms.behave({ outcome: 'ready', pull: 'ok' })
 
       const p = h.provisioner({
         tuning: { ...FAST_TUNING, orphanGraceMs: 600_000, intentGraceMs: 0 },

@@ -12,6 +12,7 @@ import {
 } from './helpers/harness.js'
 import { Secret } from '../../src/shared/index.js'
 import { generateInstanceCredentials } from '../../src/recipe/index.js'
+import type { VmInfo } from '../../src/simulator/index.js'
 
 let h: Harness
 afterEach(async () => {
@@ -20,7 +21,8 @@ afterEach(async () => {
 
 describe('the wake deadline', () => {
   it('destroys (deletes, not stops) an instance that never becomes ready and gives every waiter one clear error', async () => {
-    h = await startHarness({ vm: { outcome: 'never' } })
+    h = await startHarness()
+    h.sim.vm.faults.slowBoot('health', Infinity)
     const { logger, lines } = capturingLogger()
     const clock = new ManualClock(Date.now())
     const p = h.provisioner({
@@ -51,7 +53,7 @@ describe('the wake deadline', () => {
     expect(new Set(errors).size).toBe(1)
     const message = (errors[0] as Error).message
     expect(message).toContain('not ready within 600 s')
-    expect(message).toContain('last boot phase health, 90%')
+    expect(message).toContain('last boot phase health, 92%')
     expect(message).toContain('it was destroyed')
     expect(message).toContain('EXOLLAMA_WAKE_TIMEOUT')
     expect(h.events().find((e) => e.type === 'destroy')?.ts).toBe(startedAt + 600_000)
@@ -77,9 +79,8 @@ describe('the wake deadline', () => {
   })
 
   it('destroys an instance whose boot failed and reports the VM’s own reason', async () => {
-    h = await startHarness({
-      vm: { outcome: { failAt: 'docker', error: 'apt-get install docker-ce failed (exit 100)' } },
-    })
+    h = await startHarness()
+    h.sim.vm.faults.failBoot('docker', { message: 'apt-get install docker-ce failed (exit 100)' })
     const p = h.provisioner()
     const error = await p.ensureReady().catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'boot_failed', kind: 'cloud' })
@@ -94,7 +95,8 @@ describe('the wake deadline', () => {
   })
 
   it('counts start --timeout from the command’s start: the time already spent is not given again', async () => {
-    h = await startHarness({ vm: { outcome: 'never' } })
+    h = await startHarness()
+    h.sim.vm.faults.slowBoot('docker', Infinity)
     const clock = new ManualClock(Date.now())
     const p = h.provisioner({ clock })
     // The command began 25 s ago with a 28 s limit: 3 s are left for the wake.
@@ -113,7 +115,8 @@ describe('the wake deadline', () => {
   })
 
   it('keeps retrying refused connections to the instance until it answers', async () => {
-    h = await startHarness({ vm: { listenDelayMs: 600, bootingAnswers: 3 } })
+    // The scripted VM: nothing listens for a while, then nginx says "booting" three times.
+    h = await startHarness({ fakeVm: { listenDelayMs: 600, bootingAnswers: 3 } })
     const p = h.provisioner()
     const ready = await p.ensureReady()
     expect(ready.instance.id).toBeDefined()
@@ -123,7 +126,9 @@ describe('the wake deadline', () => {
   })
 
   it('a pull that fails destroys what the wake created and names EXOLLAMA_MODEL', async () => {
-    h = await startHarness({ vm: { pull: { error: 'pull model manifest: file does not exist' } } })
+    h = await startHarness({
+      fakeVm: { pull: { error: 'pull model manifest: file does not exist' } },
+    })
     const p = h.provisioner({ settings: { ...TEST_SETTINGS, models: ['no-such-model:1b'] } })
     const error = await p.ensureReady().catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'model_pull_failed' })
@@ -135,13 +140,27 @@ describe('the wake deadline', () => {
 
   it('an impostor certificate at the instance address: nothing is sent, the wake fails at once and the instance is destroyed', async () => {
     const impostor = await generateInstanceCredentials()
-    h = await startHarness({
-      vm: { tls: { certPem: impostor.certPem, keyPem: impostor.keyPem.reveal() } },
+    h = await startHarness()
+    h.sim.vm.faults.wrongCertificate({
+      certPem: impostor.certPem,
+      keyPem: impostor.keyPem.reveal(),
+    })
+    // Keep hold of the instance's Ollama: it must not see a single request from us.
+    const ollamas = new Set<NonNullable<VmInfo['ollama']>>()
+    h.sim.vm.on((e) => {
+      if (e.info.ollama) ollamas.add(e.info.ollama)
     })
     const p = h.provisioner()
     const error = await p.ensureReady().catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'tls_pin_mismatch', kind: 'cloud' })
-    expect(h.vms.requests).toEqual([]) // the key never left
+    expect(ollamas.size).toBe(1)
+    // Not one answer came back through the impostor: no boot status was ever read, and Ollama
+    // never saw our pull (the VM's own preload asks with stream:false).
+    expect(h.events().filter((e) => e.type === 'boot' && e.data?.percent !== undefined)).toEqual([])
+    const ours = [...ollamas]
+      .flatMap((o) => o.requests)
+      .filter((r) => r.url === '/api/pull' && r.body.includes('"stream":true'))
+    expect(ours).toEqual([])
     expect(liveInstances(h.sim)).toEqual([])
   })
 })

@@ -130,12 +130,12 @@ describe('reconcile', () => {
     h = await startHarness()
     const a = await seedInstance(h, { intent: true })
     const b = await seedInstance(h, { intent: true })
-    const clock = new ManualClock(Date.now() + GRACE + 5_000)
-    const p = h.provisioner({ clock, tuning: TUNING })
-    const report = await p.reconcile()
     const expectedKeeper = [a, b]
       .map((x) => ({ id: x.id, at: h.sim.state.instance(x.id)?.createdAt ?? '' }))
       .sort((x, y) => x.at.localeCompare(y.at) || x.id.localeCompare(y.id))[0]?.id
+    const clock = new ManualClock(Date.now() + GRACE + 5_000)
+    const p = h.provisioner({ clock, tuning: TUNING })
+    const report = await p.reconcile()
     expect(report.keeper).toBe(expectedKeeper)
     const duplicate = expectedKeeper === a.id ? b.id : a.id
     expect(report.actions).toContainEqual({

@@ -10,7 +10,7 @@ afterEach(async () => {
 
 describe('two processes sharing one data directory', () => {
   it('two gateways racing on the first request create exactly one instance', async () => {
-    h = await startHarness({ vm: { listenDelayMs: 100 } })
+    h = await startHarness()
     const a = startChild(h, { waitForGo: true })
     const b = startChild(h, { waitForGo: true })
     await Promise.all([a.line('started'), b.line('started')])
@@ -27,7 +27,7 @@ describe('two processes sharing one data directory', () => {
   })
 
   it('the CLI (in this process) and a gateway (a child) racing: one instance, both ready', async () => {
-    h = await startHarness({ vm: { listenDelayMs: 100 } })
+    h = await startHarness()
     const gateway = startChild(h, { waitForGo: true })
     await gateway.line('started')
     const cli = h.provisioner()

@@ -26,7 +26,7 @@ export function startChild(h: Harness, config: Partial<ChildConfig>): Child {
     apiKey: h.sim.credentials.key,
     apiSecret: h.sim.credentials.secret,
     dataDir: h.dataDir,
-    vmPort: h.vms.port,
+    vmPort: h.vmPort,
     action: 'ensure',
     ...config,
   }

@@ -12,7 +12,7 @@ import {
 } from '../../../src/provisioner/index.js'
 import type { ManualClock } from '../../../src/shared/index.js'
 import { Secret, systemClock, type Clock, type Logger } from '../../../src/shared/index.js'
-import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
+import { startSimulator, type Simulator, type VmOptions } from '../../../src/simulator/index.js'
 import { openStore, type LifecycleEvent, type Store } from '../../../src/store/index.js'
 import { startFakeVms, type FakeVmBehavior, type FakeVms } from './fake-vm.js'
 
@@ -31,6 +31,23 @@ export const FAST_TUNING: Partial<ProvisionerTuning> = {
   mutationTimeoutMs: 20_000,
 }
 
+/**
+ * Emulated boot steps long enough for a status poll (capped at 40 ms here) to see each one, short
+ * enough for a cold start well under a second.
+ */
+export const FAST_PHASES = {
+  firstWrite: 60,
+  booting: 60,
+  packages: 60,
+  docker: 60,
+  'gpu-driver': 60,
+  reboot: 60,
+  'image-pull': 60,
+  'ollama-start': 60,
+  health: 60,
+  preload: 60,
+}
+
 export const TEST_SETTINGS: ProvisionerSettings = {
   ...DEFAULT_PROVISIONER_SETTINGS,
   models: ['qwen2.5:0.5b'],
@@ -42,7 +59,15 @@ export interface Harness {
   client: ExoscaleClient
   dataDir: string
   store: Store
-  vms: FakeVms
+  /**
+   * The scripted stand-in VMs, only with `fakeVm` (the simulator's own emulated VMs are then off).
+   * Throws otherwise.
+   */
+  readonly vms: FakeVms
+  /** Where the provisioner reaches an instance: the emulated VM's 11435, or the fake VM. */
+  origin: (ip: string) => string
+  /** The fake VMs' port (undefined with the emulated VMs, which listen on 11435). */
+  vmPort: number | undefined
   /** Builds a provisioner on the shared store (background loop off unless asked). */
   provisioner(options?: Partial<CreateProvisionerOptions>): Provisioner
   /** A client with other credentials or clock. */
@@ -54,17 +79,25 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  vm?: Partial<FakeVmBehavior>
+  /**
+   * Use the scripted fake VM (behaviours the emulated VM cannot show: refusing connections for
+   * a while, a failing pull, …) instead of the simulator's emulated VM.
+   */
+  fakeVm?: Partial<FakeVmBehavior>
+  /** Options of the simulator's emulated VMs (default: fast boot phases, no watchdog). */
+  vm?: VmOptions
   /** Simulator delays (real ms). */
   operationDelayMs?: number
   instanceTransitionMs?: number
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const fake = options.fakeVm !== undefined
   const sim = await startSimulator({
     credentials: [{ key: 'EXOtestkey0123456789', secret: CANARY_API_SECRET }],
     operationDelayMs: options.operationDelayMs ?? 10,
     instanceTransitionMs: options.instanceTransitionMs ?? 20,
+    vm: fake ? { enabled: false } : { phaseMs: FAST_PHASES, watchdog: false, ...options.vm },
   })
   const makeClient = (o: { clock?: Clock; apiSecret?: string; apiKey?: string } = {}) =>
     createExoscaleClient({
@@ -79,14 +112,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const client = makeClient()
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'exollama-prov-'))
   const store = openStore({ dataDir })
-  const vms = await startFakeVms(sim, options.vm)
+  const vms = fake ? await startFakeVms(sim, options.fakeVm) : undefined
+  const origin = vms ? vms.origin : (ip: string) => `https://${ip}:11435`
   const provisioners: Provisioner[] = []
   return {
     sim,
     client,
     dataDir,
     store,
-    vms,
+    get vms(): FakeVms {
+      if (!vms) throw new Error('this harness runs the emulated VMs; pass fakeVm for the fake')
+      return vms
+    },
+    origin,
+    vmPort: vms?.port,
     makeClient,
     provisioner(o = {}) {
       const p = createProvisioner({
@@ -94,7 +133,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         client,
         store,
         background: false,
-        instanceOrigin: vms.origin,
+        instanceOrigin: origin,
         tuning: FAST_TUNING,
         ...o,
       })
@@ -105,7 +144,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     calls: (operationId) => sim.requests.filter((r) => r.operationId === operationId).length,
     async close() {
       for (const p of provisioners) await p.close()
-      await vms.close()
+      await vms?.close()
       await sim.close()
       store.close()
       rmSync(dataDir, { recursive: true, force: true })
