@@ -1318,7 +1318,6 @@ class ProvisionerImpl implements Provisioner {
       message: summary.message,
       data: { wake: w.id, destroyed },
     })
-    this.#lastError = summary
     return final
   }
 
@@ -1577,13 +1576,13 @@ class ProvisionerImpl implements Provisioner {
     if (failure) {
       const summary = errorSummary(failure)
       if (input.settle !== false) {
+        this.#lastError = summary
         this.#transition('error', {
           type: 'error',
           actor: input.actor,
           errorCode: summary.code,
           message: `destroy failed: ${summary.message}`,
         })
-        this.#lastError = summary
       }
       throw failure
     }
@@ -1646,7 +1645,6 @@ class ProvisionerImpl implements Provisioner {
         instanceId: record.instanceId,
         message: `stop failed: ${summary.message}`,
       })
-      this.#lastError = summary
       throw error
     }
     this.#store.instances.update(name, { state: 'stopped' })
