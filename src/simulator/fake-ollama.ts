@@ -162,6 +162,11 @@ function countWords(text: string): number {
 
 type Json = Record<string, unknown>
 
+interface Tokens extends Iterable<string> {
+  length: number
+  join(): string
+}
+
 export class FakeOllama {
   readonly events = new EventEmitter()
   readonly requests: FakeRequestRecord[] = []
@@ -171,6 +176,8 @@ export class FakeOllama {
   readonly #server: Server
   readonly #sockets = new Set<Socket>()
   readonly #loaded = new Map<string, number>()
+  readonly #initialModels: readonly FakeModel[]
+  readonly #initialBehavior: FakeOllamaBehavior
   #models: FakeModel[]
   #behavior: FakeOllamaBehavior
   #address: AddressInfo | undefined
@@ -179,8 +186,10 @@ export class FakeOllama {
     this.#clock = options.clock ?? systemClock
     this.#host = options.host ?? '127.0.0.1'
     this.#port = options.port ?? 0
-    this.#models = [...(options.models ?? DEFAULT_FAKE_MODELS)]
-    this.#behavior = { ...DEFAULT_BEHAVIOR, ...options.behavior }
+    this.#initialModels = options.models ?? DEFAULT_FAKE_MODELS
+    this.#models = [...this.#initialModels]
+    this.#initialBehavior = { ...DEFAULT_BEHAVIOR, ...options.behavior }
+    this.#behavior = { ...this.#initialBehavior }
     this.#server = createServer((req, res) => void this.#handle(req, res))
     this.#server.keepAliveTimeout = 30_000
     this.#server.on('connection', (socket) => {
@@ -218,9 +227,10 @@ export class FakeOllama {
     this.#behavior = { ...this.#behavior, ...behavior }
   }
 
-  /** Restores default knobs and forgets recorded requests and loaded models. */
+  /** Restores the initial knobs and models; forgets recorded requests and loaded models. */
   reset(): void {
-    this.#behavior = { ...DEFAULT_BEHAVIOR }
+    this.#behavior = { ...this.#initialBehavior }
+    this.#models = [...this.#initialModels]
     this.requests.length = 0
     this.#loaded.clear()
   }
@@ -461,13 +471,22 @@ export class FakeOllama {
     return new Date(this.#clock.now()).toISOString()
   }
 
-  #tokens(model: string, prompt: string, n: number): string[] {
+  /** The answer's tokens, produced lazily (padded ones can add up to many MiB). */
+  #tokens(model: string, prompt: string, n: number): Tokens {
     const start = hash(`${model}\n${prompt}`) % WORDS.length
-    const pad = this.#behavior.tokenBytes
-    return Array.from({ length: n }, (_, i) => {
+    const size = this.#behavior.tokenBytes
+    const padding = size > 0 ? '.'.repeat(size) : ''
+    const at = (i: number) => {
       const word = WORDS[(start + i) % WORDS.length] as string
-      return pad > word.length ? word + '.'.repeat(pad - word.length) : word
-    })
+      return size > word.length ? word + padding.slice(word.length) : word
+    }
+    return {
+      length: n,
+      *[Symbol.iterator]() {
+        for (let i = 0; i < n; i++) yield at(i)
+      },
+      join: () => Array.from({ length: n }, (_, i) => at(i)).join(''),
+    }
   }
 
   #count(body: Json, limitField: 'num_predict' | 'max_tokens'): number {
@@ -554,11 +573,16 @@ export class FakeOllama {
             }
       return { ...base, ...this.#metrics(promptTokens, tokens.length) }
     }
-    if (!stream) return this.#json(res, record, 200, final(tokens.join('')))
-    await this.#stream(res, record, NDJSON, [
-      ...tokens.map((t) => `${JSON.stringify(chunk(t))}\n`),
-      `${JSON.stringify(final(''))}\n`,
-    ])
+    if (!stream) return this.#json(res, record, 200, final(tokens.join()))
+    await this.#stream(
+      res,
+      record,
+      NDJSON,
+      (function* () {
+        for (const t of tokens) yield `${JSON.stringify(chunk(t))}\n`
+        yield `${JSON.stringify(final(''))}\n`
+      })(),
+    )
   }
 
   async #openAi(
@@ -603,10 +627,10 @@ export class FakeOllama {
         kind === 'chat'
           ? {
               index: 0,
-              message: { role: 'assistant', content: tokens.join('') },
+              message: { role: 'assistant', content: tokens.join() },
               finish_reason: 'stop',
             }
-          : { index: 0, text: tokens.join(''), finish_reason: 'stop' }
+          : { index: 0, text: tokens.join(), finish_reason: 'stop' }
       return this.#json(res, record, 200, { ...head, choices: [choice], usage })
     }
     const chunkObject = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion'
@@ -617,12 +641,17 @@ export class FakeOllama {
         ? event({ index: 0, delta: { role: 'assistant', content: text }, finish_reason: finish })
         : event({ text, index: 0, finish_reason: finish })
     const includeUsage = (body.stream_options as Json | undefined)?.include_usage === true
-    await this.#stream(res, record, SSE, [
-      ...tokens.map((t) => piece(t, null)),
-      piece('', 'stop'),
-      ...(includeUsage ? [event(null, { usage })] : []),
-      'data: [DONE]\n\n',
-    ])
+    await this.#stream(
+      res,
+      record,
+      SSE,
+      (function* () {
+        for (const t of tokens) yield piece(t, null)
+        yield piece('', 'stop')
+        if (includeUsage) yield event(null, { usage })
+        yield 'data: [DONE]\n\n'
+      })(),
+    )
   }
 
   async #embed(res: ServerResponse, record: FakeRequestRecord, body: Json): Promise<void> {
@@ -766,11 +795,13 @@ export class FakeOllama {
     res: ServerResponse,
     record: FakeRequestRecord,
     contentType: string,
-    pieces: string[],
+    pieces: Iterable<string>,
   ): Promise<void> {
     const b = this.#behavior
     res.writeHead(200, { 'content-type': contentType })
-    for (let i = 0; i < pieces.length; i++) {
+    let i = -1
+    for (const piece of pieces) {
+      i++
       if (b.failAfterChunks !== undefined && i >= b.failAfterChunks) {
         // Let the chunks already written reach the wire before the connection dies.
         await new Promise<void>((resolve) => setImmediate(resolve))
@@ -779,13 +810,13 @@ export class FakeOllama {
       }
       if (i > 0 && b.chunkDelayMs > 0) await this.#sleep(b.chunkDelayMs, res)
       if (b.slowBody) {
-        const bytes = Buffer.from(pieces[i] as string)
+        const bytes = Buffer.from(piece)
         for (let j = 0; j < bytes.length; j += b.slowBody.sliceBytes) {
           if (j > 0) await this.#sleep(b.slowBody.delayMs, res)
           await this.#write(res, record, bytes.subarray(j, j + b.slowBody.sliceBytes))
         }
       } else {
-        await this.#write(res, record, pieces[i] as string)
+        await this.#write(res, record, piece)
       }
     }
     res.end()
