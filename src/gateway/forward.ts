@@ -16,29 +16,40 @@ export class ClientGoneError extends Error {
   }
 }
 
-export interface ForwardOptions {
-  req: IncomingMessage
-  res: ServerResponse
-  upstream: Upstream
-  /** The checked path (allowlisted) and the original query string. */
-  path: string
-  query: string
-  /** The method sent upstream (HEAD on a cached route is forwarded as GET). */
-  method: string
-  family: ErrorFamily
+/** Per-gateway constants for every forwarded request. */
+export interface ForwardSettings {
   maxBodyBytes: number
   headersTimeoutMs: number
   idleTimeoutMs: number
+}
+
+/** Per-gateway callbacks, shared by every exchange (no closures per request on the hot path). */
+export interface ForwardHooks<C> {
+  /** The upstream's response headers arrived after `seconds`. */
+  upstreamHeaders(context: C, seconds: number): void
+  /** Instead of a 502 before headers; returns true when it answered itself (cached routes). */
+  failBeforeHeaders(context: C, error: Error): boolean
+  /** The exchange is over (`error` set when it failed). */
+  done(context: C, exchange: ForwardExchange<C>, error: Error | undefined): void
+}
+
+export interface ForwardOptions<C> {
+  /** Handed back to the hooks. */
+  context: C
+  req: IncomingMessage
+  res: ServerResponse
+  upstream: Upstream
+  /** The checked (allowlisted) path plus the original query string. */
+  target: string
+  /** The method sent upstream (HEAD on a cached route is forwarded as GET). */
+  method: string
+  family: ErrorFamily
+  settings: ForwardSettings
+  hooks: ForwardHooks<C>
   /** Read usage from the answer (inference routes). */
   tapUsage: boolean
   /** Keep a copy of a 200 answer up to this many bytes (cached routes); 0 = none. */
   captureBytes: number
-  /** Called once with the upstream latency (seconds to response headers). */
-  onUpstreamHeaders?: (seconds: number, status: number) => void
-  /** Called once when the exchange is over (`error` set when it failed). */
-  onDone: (exchange: ForwardExchange, error: Error | undefined) => void
-  /** Instead of a 502 before headers (cached routes fall back to their cached answer). */
-  onFailBeforeHeaders?: ((error: Error) => boolean) | undefined
 }
 
 type StreamFormat = 'ndjson' | 'sse' | undefined
@@ -81,8 +92,8 @@ async function* limitedBody(
  * when the client goes away, errors before headers answered as JSON in the route's shape and
  * errors after headers written into the stream in its own format.
  */
-export class ForwardExchange implements Dispatcher.DispatchHandler {
-  readonly #o: ForwardOptions
+export class ForwardExchange<C = unknown> implements Dispatcher.DispatchHandler {
+  readonly #o: ForwardOptions<C>
   #controller: Dispatcher.DispatchController | undefined
   #pendingAbort: Error | undefined
   #started = false
@@ -95,43 +106,40 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   #captureBytes = 0
   #shutdownError: GatewayError | undefined
   readonly tap: UsageTap | undefined
-  /** The upstream status once headers arrived. */
+  /** The upstream status once headers arrived (0 before). */
   status = 0
   /** The 200 answer's body and content type when captured completely. */
   captured: { body: Buffer; contentType: string } | undefined
 
-  constructor(options: ForwardOptions) {
+  constructor(options: ForwardOptions<C>) {
     this.#o = options
     this.tap = options.tapUsage ? new UsageTap() : undefined
   }
 
   /** Sends the request upstream. */
   start(): void {
-    const { req, upstream, path, query } = this.#o
-    const hasBody =
-      req.headers['content-length'] !== undefined
-        ? req.headers['content-length'] !== '0'
-        : req.headers['transfer-encoding'] !== undefined
+    const { req, upstream, settings } = this.#o
+    const length = req.headers['content-length']
     let body: IncomingMessage | Readable | null = null
-    if (hasBody) {
-      body =
-        req.headers['content-length'] !== undefined
-          ? req // Node's parser enforces the declared length; the gateway checked it against the limit.
-          : Readable.from(
-              limitedBody(req, this.#o.maxBodyBytes, () => (this.#bodyTooLarge = true)),
-              { objectMode: false },
-            )
+    if (length !== undefined) {
+      // Node's parser enforces the declared length; the gateway checked it against the limit.
+      if (length !== '0') body = req
+    } else if (req.headers['transfer-encoding'] !== undefined) {
+      body = Readable.from(
+        limitedBody(req, settings.maxBodyBytes, () => (this.#bodyTooLarge = true)),
+        { objectMode: false },
+      )
     }
     this.#dispatchedAt = performance.now()
     upstream.dispatcher.dispatch(
       {
         origin: upstream.origin,
-        path: query ? `${path}?${query}` : path,
+        path: this.#o.target,
         method: this.#o.method,
         headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, upstream.headers),
         body,
-        headersTimeout: this.#o.headersTimeoutMs,
-        bodyTimeout: this.#o.idleTimeoutMs,
+        headersTimeout: settings.headersTimeoutMs,
+        bodyTimeout: settings.idleTimeoutMs,
       },
       this,
     )
@@ -148,7 +156,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     this.#abort(error)
   }
 
-  /** Bytes waiting in the response's buffer (backpressure observability). */
+  /** Bytes waiting in the response's buffers, socket included (backpressure observability). */
   get bufferedBytes(): number {
     return this.#o.res.writableLength
   }
@@ -170,16 +178,18 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
   ): void {
     if (statusCode < 200 || this.#done) return
-    const { res } = this.#o
+    const o = this.#o
     this.status = statusCode
     this.#started = true
-    this.#o.onUpstreamHeaders?.((performance.now() - this.#dispatchedAt) / 1000, statusCode)
+    o.hooks.upstreamHeaders(o.context, (performance.now() - this.#dispatchedAt) / 1000)
+    const { res } = o
     if (res.destroyed) return
     const out = clientResponseHeaders(headers)
-    if (statusCode === 503 && out['retry-after'] === undefined)
+    if (statusCode === 503 && out['retry-after'] === undefined) {
       out['retry-after'] = UPSTREAM_RETRY_AFTER
+    }
     this.#format = streamFormat(headers['content-type'])
-    if (this.#o.captureBytes > 0 && statusCode === 200) this.#capture = []
+    if (o.captureBytes > 0 && statusCode === 200) this.#capture = []
     res.writeHead(statusCode, out)
     // Streams: the client sees the headers at once, not with the first token.
     if (this.#format) res.flushHeaders()
@@ -203,50 +213,23 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#done) return
+    const { res } = this.#o
     if (this.#capture) {
       this.captured = {
         body: Buffer.concat(this.#capture, this.#captureBytes),
-        contentType: String(
-          this.#o.res.getHeader('content-type') ?? 'application/json; charset=utf-8',
-        ),
+        contentType: String(res.getHeader('content-type') ?? 'application/json; charset=utf-8'),
       }
     }
-    this.#o.res.end()
+    res.end()
     this.#finish(undefined)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#done) return
-    const { res, family } = this.#o
+    const { res } = this.#o
     if (error instanceof ClientGoneError || res.destroyed) return this.#finish(error)
     if (!this.#started) {
-      if (this.#bodyTooLarge) {
-        sendError(
-          res,
-          family,
-          413,
-          'request_too_large',
-          `the request body is larger than ${this.#o.maxBodyBytes} bytes`,
-          {
-            connection: 'close',
-          },
-        )
-      } else if (this.#shutdownError) {
-        sendError(res, family, 503, this.#shutdownError.code, this.#shutdownError.message, {
-          'retry-after': 5,
-        })
-      } else if (!this.#o.onFailBeforeHeaders?.(error)) {
-        const timeout = (error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT'
-        sendError(
-          res,
-          family,
-          timeout ? 504 : 502,
-          timeout ? 'upstream_timeout' : 'upstream_unavailable',
-          timeout
-            ? 'the instance did not answer in time; try again, or raise the upstream headers timeout'
-            : `the instance could not be reached (${upstreamReason(error)}); try again shortly`,
-        )
-      }
+      this.#failBeforeHeaders(error)
       return this.#finish(error)
     }
     // Headers are out: say it in the stream's own format, then end.
@@ -264,10 +247,30 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     this.#finish(error)
   }
 
+  #failBeforeHeaders(error: Error): void {
+    const { res, family, settings } = this.#o
+    if (this.#bodyTooLarge) {
+      const message = `the request body is larger than ${settings.maxBodyBytes} bytes`
+      return sendError(res, family, 413, 'request_too_large', message, { connection: 'close' })
+    }
+    if (this.#shutdownError) {
+      const { code, message } = this.#shutdownError
+      return sendError(res, family, 503, code, message, { 'retry-after': 5 })
+    }
+    if (this.#o.hooks.failBeforeHeaders(this.#o.context, error)) return
+    if ((error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') {
+      const message =
+        'the instance did not answer in time; try again, or raise the upstream headers timeout'
+      return sendError(res, family, 504, 'upstream_timeout', message)
+    }
+    const message = `the instance could not be reached (${upstreamReason(error)}); try again shortly`
+    sendError(res, family, 502, 'upstream_unavailable', message)
+  }
+
   #finish(error: Error | undefined): void {
     if (this.#done) return
     this.#done = true
-    this.#o.onDone(this, error)
+    this.#o.hooks.done(this.#o.context, this, error)
   }
 }
 

@@ -24,7 +24,12 @@ import {
   sendGatewayError,
   type ErrorFamily,
 } from './errors.js'
-import { ClientGoneError, ForwardExchange } from './forward.js'
+import {
+  ClientGoneError,
+  ForwardExchange,
+  type ForwardHooks,
+  type ForwardSettings,
+} from './forward.js'
 import {
   hostAllowed,
   hostIsLoopback,
@@ -48,6 +53,7 @@ import type {
   MetadataKey,
   Upstream,
   UsageSink,
+  WakeReason,
 } from './ports.js'
 import { ConcurrencyLimiter, RateLimiter } from './rate-limit.js'
 import { checkRequestTarget } from './request-target.js'
@@ -119,8 +125,6 @@ interface Exchange {
   query: string
   family: ErrorFamily
   identity: KeyIdentity | undefined
-  clientIp: string
-  loopbackClient: boolean
   startedAt: number
   /** Set while waiting for the instance. */
   hold: AbortController | undefined
@@ -159,9 +163,9 @@ export function createGateway(input: CreateGatewayInput): Gateway {
   const clock = input.clock ?? systemClock
   const logger = input.logger ?? silentLogger
   const cache = input.cache ?? new MemoryMetadataCache()
-  const metrics = new GatewayMetrics({ defaultMetrics: input.processMetrics ?? true })
   const rate = new RateLimiter(clock, options.limits.requestsPerMinute, options.limits.burst)
   const concurrency = new ConcurrencyLimiter(options.limits.concurrencyPerKey)
+  const limiting = options.limits.requestsPerMinute > 0 || options.limits.concurrencyPerKey > 0
   const managementRouter = new ManagementRouter({
     management: input.management,
     clock,
@@ -183,6 +187,10 @@ export function createGateway(input: CreateGatewayInput): Gateway {
   const active = new Set<Exchange>()
   const holding = new Set<Exchange>()
   let drained: (() => void) | undefined
+  const metrics = new GatewayMetrics({
+    defaultMetrics: input.processMetrics ?? true,
+    gauges: { inFlight: () => active.size, held: () => held },
+  })
 
   // ---- accounting --------------------------------------------------------------------------
 
@@ -201,21 +209,16 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     if (x.counted) return
     x.counted = true
     const status = gone ? 499 : x.res.statusCode
-    metrics.requests.inc({ route: x.route.id, status })
+    metrics.countRequest(x.route.id, status)
     x.release?.()
     x.endActivity?.()
-    if (active.delete(x)) {
-      metrics.inFlight.dec()
-      if (active.size === 0) drained?.()
-    }
+    if (active.delete(x) && active.size === 0) drained?.()
     const tap = x.forward?.tap
     if (tap && x.forward && x.forward.status > 0) {
       const figures = tap.result()
       const model = figures.model ?? 'unknown'
-      if (figures.promptTokens !== null)
-        metrics.tokens.inc({ kind: 'prompt', model }, figures.promptTokens)
-      if (figures.evalTokens !== null)
-        metrics.tokens.inc({ kind: 'eval', model }, figures.evalTokens)
+      if (figures.promptTokens !== null) metrics.countTokens('prompt', model, figures.promptTokens)
+      if (figures.evalTokens !== null) metrics.countTokens('eval', model, figures.evalTokens)
       input.usage?.record({
         keyId: x.identity?.id ?? null,
         route: x.route.id,
@@ -230,6 +233,19 @@ export function createGateway(input: CreateGatewayInput): Gateway {
 
   // ---- the pipeline ------------------------------------------------------------------------
 
+  // Clients repeat the same Host on every request: remember verdicts (bounded, reset on listen).
+  const hostVerdicts = new Map<string, boolean>()
+  function hostOk(host: string | undefined): boolean {
+    if (host === undefined) return true
+    let verdict = hostVerdicts.get(host)
+    if (verdict === undefined) {
+      verdict = hostAllowed(host, policy)
+      if (hostVerdicts.size >= 256) hostVerdicts.clear()
+      hostVerdicts.set(host, verdict)
+    }
+    return verdict
+  }
+
   /** Answers a request refused before it matched a route (counted under route "unmatched"). */
   function refuse(
     res: ServerResponse,
@@ -239,7 +255,7 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     message: string,
     headers?: Record<string, string | number>,
   ): void {
-    metrics.requests.inc({ route: 'unmatched', status })
+    metrics.countRequest('unmatched', status)
     sendError(res, family, status, code, message, headers)
   }
 
@@ -262,7 +278,7 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     }
     if (!target.ok) return refuse(res, family, 400, target.code, target.message)
     const host = req.headers.host
-    if (!hostAllowed(host, policy)) {
+    if (!hostOk(host)) {
       return refuse(
         res,
         family,
@@ -290,7 +306,6 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     if (!route) {
       return refuse(res, family, 404, 'not_found', `${target.path} is not a route of this gateway`)
     }
-    const clientIp = req.socket.remoteAddress ?? ''
     const x: Exchange = {
       req,
       res,
@@ -299,8 +314,6 @@ export function createGateway(input: CreateGatewayInput): Gateway {
       query: target.query,
       family,
       identity: undefined,
-      clientIp,
-      loopbackClient: isLoopbackAddress(clientIp),
       startedAt: clock.now(),
       hold: undefined,
       forward: undefined,
@@ -511,8 +524,8 @@ export function createGateway(input: CreateGatewayInput): Gateway {
         },
       )
     }
-    if (!x.loopbackClient || options.limits.limitLoopback) {
-      const limitKey = x.identity ? `key:${x.identity.id}` : `ip:${x.clientIp}`
+    if (limiting && (options.limits.limitLoopback || !isLoopbackAddress(clientIp(x)))) {
+      const limitKey = x.identity ? `key:${x.identity.id}` : `ip:${clientIp(x)}`
       const admission = rate.take(limitKey)
       if (!admission.ok) {
         return sendError(
@@ -546,10 +559,12 @@ export function createGateway(input: CreateGatewayInput): Gateway {
 
   function startForward(x: Exchange, activity: boolean): void {
     active.add(x)
-    metrics.inFlight.inc()
     if (activity) x.endActivity = backend.activity.begin()
     const state = backend.state()
     if (state === 'ready') {
+      // Fast path (no promise) for backends that can hand out a ready upstream synchronously.
+      const ready = backend.readyUpstream?.()
+      if (ready) return proxy(x, ready)
       backend.ensureReady({ signal: NEVER_ABORTED, reason: wakeReason(x) }).then(
         (upstream) => proxy(x, upstream),
         (error: unknown) => wakeFailed(x, error),
@@ -559,10 +574,14 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     holdUntilReady(x, state)
   }
 
-  function wakeReason(x: Exchange): { route: string; keyId?: string; clientIp?: string } {
+  function clientIp(x: Exchange): string {
+    return x.req.socket.remoteAddress ?? ''
+  }
+
+  function wakeReason(x: Exchange): WakeReason {
     return x.identity
-      ? { route: x.route.id, keyId: x.identity.id, clientIp: x.clientIp }
-      : { route: x.route.id, clientIp: x.clientIp }
+      ? { route: x.route.id, keyId: x.identity.id, clientIp: clientIp(x) }
+      : { route: x.route.id, clientIp: clientIp(x) }
   }
 
   function holdUntilReady(x: Exchange, state: BackendState): void {
@@ -582,7 +601,6 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     }
     if (held === 0 && SLEEPING.has(state)) metrics.wakes.inc()
     held++
-    metrics.held.inc()
     holding.add(x)
     const hold = new AbortController()
     x.hold = hold
@@ -601,7 +619,6 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     const release = () => {
       timer.cancel()
       held--
-      metrics.held.dec()
       holding.delete(x)
       x.hold = undefined
     }
@@ -638,45 +655,55 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     )
   }
 
+  const forwardSettings: ForwardSettings = {
+    maxBodyBytes: options.maxBodyBytes,
+    headersTimeoutMs: options.upstreamHeadersTimeoutMs,
+    idleTimeoutMs: options.upstreamIdleTimeoutMs,
+  }
+
+  const forwardHooks: ForwardHooks<Exchange> = {
+    upstreamHeaders(x, seconds) {
+      metrics.observeUpstreamLatency(x.route.id, seconds)
+    },
+    failBeforeHeaders(x) {
+      const key = x.route.cacheKey
+      if (x.route.kind !== 'cached' || !key) return false
+      serveCached(x, key, true)
+      return true
+    },
+    done(x, exchange, error) {
+      const key = x.route.cacheKey
+      if (key && x.route.kind === 'cached' && !error && exchange.captured) {
+        cache.set(key, {
+          contentType: exchange.captured.contentType,
+          body: exchange.captured.body.toString('utf8'),
+          storedAt: clock.now(),
+        })
+      }
+      if (error && !(error instanceof ClientGoneError)) {
+        logger.warn(
+          { route: x.route.id, code: (error as { code?: string }).code, err: error.message },
+          'upstream exchange failed',
+        )
+      }
+    },
+  }
+
   function proxy(x: Exchange, upstream: Upstream): void {
     if (x.res.destroyed || x.counted) return
-    const cacheKey = x.route.kind === 'cached' ? x.route.cacheKey : undefined
-    const forward = new ForwardExchange({
+    const cached = x.route.kind === 'cached'
+    const forward = new ForwardExchange<Exchange>({
+      context: x,
       req: x.req,
       res: x.res,
       upstream,
-      path: x.path,
-      query: x.query,
-      method: cacheKey && x.req.method === 'HEAD' ? 'GET' : (x.req.method ?? 'GET'),
+      target: x.query ? `${x.path}?${x.query}` : x.path,
+      method: cached && x.req.method === 'HEAD' ? 'GET' : (x.req.method ?? 'GET'),
       family: x.family,
-      maxBodyBytes: options.maxBodyBytes,
-      headersTimeoutMs: options.upstreamHeadersTimeoutMs,
-      idleTimeoutMs: options.upstreamIdleTimeoutMs,
-      tapUsage: x.route.kind !== 'cached',
-      captureBytes: cacheKey ? CACHE_CAPTURE_BYTES : 0,
-      onUpstreamHeaders: (seconds) =>
-        metrics.upstreamLatency.observe({ route: x.route.id }, seconds),
-      onFailBeforeHeaders: cacheKey
-        ? () => {
-            serveCached(x, cacheKey, true)
-            return true
-          }
-        : undefined,
-      onDone: (exchange, error) => {
-        if (cacheKey && !error && exchange.captured) {
-          cache.set(cacheKey, {
-            contentType: exchange.captured.contentType,
-            body: exchange.captured.body.toString('utf8'),
-            storedAt: clock.now(),
-          })
-        }
-        if (error && !(error instanceof ClientGoneError)) {
-          logger.warn(
-            { route: x.route.id, code: (error as { code?: string }).code, err: error.message },
-            'upstream exchange failed',
-          )
-        }
-      },
+      settings: forwardSettings,
+      hooks: forwardHooks,
+      tapUsage: !cached,
+      captureBytes: cached ? CACHE_CAPTURE_BYTES : 0,
     })
     x.forward = forward
     forward.start()
@@ -787,6 +814,7 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     const address = s.address() as AddressInfo
     policy.listenHost = host
     policy.port = address.port
+    hostVerdicts.clear()
     logger.info({ host, port: address.port, keysRequired }, 'gateway listening')
     return address
   }

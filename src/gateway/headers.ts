@@ -36,7 +36,7 @@ const DROP_RESPONSE = new Set(HOP_BY_HOP)
 
 /** Header names listed in a Connection header (they are hop-by-hop too). */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined
+  if (!value || value === 'keep-alive' || value === 'close') return undefined
   const text = Array.isArray(value) ? value.join(',') : value
   const tokens = text
     .split(',')
@@ -55,17 +55,37 @@ export function upstreamRequestHeaders(
   extra: Readonly<Record<string, string>>,
 ): string[] {
   const alsoDrop = connectionTokens(connection)
-  const own = Object.keys(extra).map((n) => n.toLowerCase())
+  const own = ownHeaders(extra)
   const out: string[] = []
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
     const lower = name.toLowerCase()
-    if (DROP_REQUEST.has(lower) || alsoDrop?.has(lower)) continue
-    if (own.includes(lower)) continue
+    if (DROP_REQUEST.has(lower) || alsoDrop?.has(lower) || own.names.has(lower)) continue
     out.push(name, rawHeaders[i + 1] as string)
   }
-  for (const name in extra) out.push(name, extra[name] as string)
+  for (let i = 0; i < own.flat.length; i++) out.push(own.flat[i] as string)
   return out
+}
+
+interface OwnHeaders {
+  names: ReadonlySet<string>
+  flat: readonly string[]
+}
+
+// An Upstream's headers are fixed for its life: prepare them once.
+const OWN = new WeakMap<object, OwnHeaders>()
+
+function ownHeaders(extra: Readonly<Record<string, string>>): OwnHeaders {
+  let own = OWN.get(extra)
+  if (!own) {
+    const names = Object.keys(extra)
+    own = {
+      names: new Set(names.map((n) => n.toLowerCase())),
+      flat: names.flatMap((n) => [n, extra[n] as string]),
+    }
+    OWN.set(extra, own)
+  }
+  return own
 }
 
 /** The upstream's response headers minus hop-by-hop ones, for `res.writeHead`. */

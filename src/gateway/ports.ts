@@ -49,6 +49,12 @@ export interface Backend {
    * every caller (the backend is single-flight); each caller passes its own signal.
    */
   ensureReady(input: EnsureReadyInput): Promise<Upstream>
+  /**
+   * Optional fast path: the upstream when the instance is ready right now, without waking
+   * anything (undefined otherwise). The gateway calls `ensureReady` when this is absent or
+   * answers undefined.
+   */
+  readyUpstream?(): Upstream | undefined
   readonly activity: ActivitySink
 }
 

@@ -43,3 +43,29 @@ describe('checkRequestTarget', () => {
     expect(checkRequestTarget(raw)).toMatchObject({ ok: false, code: 'invalid_request_target' })
   })
 })
+
+describe('checkRequestTarget edge cases', () => {
+  it.each([
+    '/api/..?x=1',
+    '/api/.?x',
+    '/..',
+    '/.',
+    '/a/%2e',
+    '/a%',
+    '/a%4',
+    '/a%4?',
+    '/api/tags?#x',
+    '/a/%5C',
+  ])('rejects %j', (raw) => {
+    expect(checkRequestTarget(raw).ok).toBe(false)
+  })
+
+  it.each([
+    ['/...', '/...'],
+    ['/a.b/.c/d.', '/a.b/.c/d.'],
+    ['/a%41', '/a%41'],
+    ['/api/tags/', '/api/tags/'],
+  ])('accepts %j', (raw, path) => {
+    expect(checkRequestTarget(raw)).toEqual({ ok: true, path, query: '' })
+  })
+})

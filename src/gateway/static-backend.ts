@@ -15,7 +15,6 @@ export interface StaticBackendOptions {
 /** Counts activity; useful to observe a static backend's load. */
 class ActivityCounter implements ActivitySink {
   inFlight = 0
-  lastEnd = 0
 
   begin(): () => void {
     this.inFlight++
@@ -98,6 +97,10 @@ export class StaticBackend implements Backend {
 
   ensureReady(): Promise<Upstream> {
     return Promise.resolve(this.#upstream)
+  }
+
+  readyUpstream(): Upstream {
+    return this.#upstream
   }
 
   /** Closes the dispatcher it created (not one that was passed in). */

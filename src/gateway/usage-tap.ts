@@ -29,10 +29,13 @@ function firstMatch(re: RegExp, text: string): string | undefined {
   return re.exec(text)?.[1]
 }
 
+// The text is read as latin1 (cheap, byte for byte); a model name is decoded back from UTF-8.
 function parseModel(quoted: string | undefined): string | null {
   if (quoted === undefined) return null
+  const utf8 = Buffer.from(quoted, 'latin1').toString('utf8')
+  if (!utf8.includes('\\')) return utf8.slice(1, -1)
   try {
-    const value: unknown = JSON.parse(quoted)
+    const value: unknown = JSON.parse(utf8)
     return typeof value === 'string' ? value : null
   } catch {
     return null
@@ -44,9 +47,11 @@ export class UsageTap {
   #tail: Buffer[] = []
   #tailBytes = 0
 
-  /** Notes a chunk (cheap: keeps references, copies at most the first KiB once). */
+  /** Notes a chunk (cheap: keeps references to the first chunk and the last few). */
   push(chunk: Buffer): void {
-    if (this.#head === undefined) this.#head = Buffer.from(chunk.subarray(0, HEAD_BYTES))
+    // A reference, not a copy: chunks are never reused once handed over.
+    if (this.#head === undefined)
+      this.#head = chunk.length > HEAD_BYTES ? chunk.subarray(0, HEAD_BYTES) : chunk
     this.#tail.push(chunk)
     this.#tailBytes += chunk.length
     while (
@@ -60,14 +65,20 @@ export class UsageTap {
   /** The figures found; null where the response did not carry them. */
   result(): UsageFigures {
     if (this.#head === undefined) return { model: null, promptTokens: null, evalTokens: null }
-    let tail = Buffer.concat(this.#tail, this.#tailBytes)
+    let tail =
+      this.#tail.length === 1
+        ? (this.#tail[0] as Buffer)
+        : Buffer.concat(this.#tail, this.#tailBytes)
     if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES)
-    const tailText = tail.toString('utf8')
+    const tailText = tail.toString('latin1')
     const prompt = lastMatch(PROMPT_RE, tailText)
     const evalCount = lastMatch(EVAL_RE, tailText)
+    const head =
+      this.#head === this.#tail[0] && tail.length === this.#head.length
+        ? tailText
+        : this.#head.toString('latin1')
     const model =
-      parseModel(firstMatch(MODEL_RE, this.#head.toString('utf8'))) ??
-      parseModel(lastMatch(MODEL_RE, tailText))
+      parseModel(firstMatch(MODEL_RE, head)) ?? parseModel(lastMatch(MODEL_RE, tailText))
     return {
       model,
       promptTokens: prompt === undefined ? null : Number(prompt),
