@@ -190,7 +190,14 @@ export class ForwardExchange<C = unknown> implements Dispatcher.DispatchHandler 
     }
     this.#format = streamFormat(headers['content-type'])
     if (o.captureBytes > 0 && statusCode === 200) this.#capture = []
-    res.writeHead(statusCode, out)
+    try {
+      res.writeHead(statusCode, out)
+    } catch (error) {
+      // A header Node refuses to send (invalid characters): fail this request, not the process.
+      res.destroy(error as Error)
+      this.#controller?.abort(error as Error)
+      return
+    }
     // Streams: the client sees the headers at once, not with the first token.
     if (this.#format) res.flushHeaders()
   }

@@ -259,7 +259,25 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     sendError(res, family, status, code, message, headers)
   }
 
+  /** The request listener: a bug in one request answers 500 instead of taking the process down. */
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      pipeline(req, res)
+    } catch (error) {
+      logger.error({ err: error, url: req.url }, 'request handling failed')
+      if (!res.headersSent) {
+        sendError(
+          res,
+          familyOf(req.url ?? '/'),
+          500,
+          'internal_error',
+          'the gateway failed on this request; see its log',
+        )
+      } else res.destroy()
+    }
+  }
+
+  function pipeline(req: IncomingMessage, res: ServerResponse): void {
     const target = checkRequestTarget(req.url)
     const path = target.ok ? target.path : (req.url ?? '/')
     const family = familyOf(path)
@@ -406,14 +424,20 @@ export function createGateway(input: CreateGatewayInput): Gateway {
         return
       case 'metrics':
         if (!methodAllowed(x)) return
-        void metrics.render().then(({ contentType, body }) => {
-          if (res.destroyed) return
-          res.writeHead(200, {
-            'content-type': contentType,
-            'content-length': Buffer.byteLength(body),
-          })
-          res.end(req.method === 'HEAD' ? undefined : body)
-        })
+        void metrics.render().then(
+          ({ contentType, body }) => {
+            if (res.destroyed) return
+            res.writeHead(200, {
+              'content-type': contentType,
+              'content-length': Buffer.byteLength(body),
+            })
+            res.end(req.method === 'HEAD' ? undefined : body)
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'rendering metrics failed')
+            sendError(res, x.family, 500, 'internal_error', 'the metrics could not be rendered')
+          },
+        )
         return
       case 'dashboard':
         if (!input.dashboard)

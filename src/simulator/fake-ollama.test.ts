@@ -289,6 +289,10 @@ describe('FakeOllama knobs', () => {
     for (let r = await reader?.read(); r && !r.done; r = await reader?.read())
       rest += new TextDecoder().decode(r.value)
     expect(rest).toContain('"done":true')
+    // Each chunk is stamped when it is sent: one delay apart, nothing left waiting afterwards.
+    const stamps = lines(rest).map((l) => Date.parse(l.created_at as string))
+    expect(stamps[1]! - stamps[0]!).toBe(1000)
+    expect(clock.pendingCount).toBe(0)
 
     fake.set({ hangBeforeHeadersMs: Infinity })
     const aborted = fake.nextAbort()
