@@ -94,17 +94,23 @@ export interface StreamResult {
   chunkLatencies: number[]
 }
 
-/** `n` concurrent NDJSON streams; each chunk's delay from the upstream's timestamp to arrival. */
+/**
+ * `n` concurrent NDJSON streams; each chunk's delay from the upstream's timestamp to arrival.
+ * Stream i starts `i / n * staggerMs` after the first (0 = all at once: every stream then emits
+ * its chunks in the same millisecond, a burst rather than a steady load).
+ */
 export async function concurrentStreams(
   target: Target,
   n: number,
   body: string,
+  staggerMs = 0,
 ): Promise<StreamResult> {
   const agent = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 5000 })
   const latencies: number[] = []
   let completed = 0
   let errors = 0
-  const one = async () => {
+  const one = async (i: number) => {
+    if (staggerMs > 0) await new Promise((r) => setTimeout(r, (i / n) * staggerMs))
     try {
       const res = await agent.request({
         origin: target.origin,
@@ -135,7 +141,7 @@ export async function concurrentStreams(
       errors++
     }
   }
-  await Promise.all(Array.from({ length: n }, one))
+  await Promise.all(Array.from({ length: n }, (_, i) => one(i)))
   await agent.close()
   return { completed, errors, chunks: latencies.length, chunkLatencies: latencies }
 }

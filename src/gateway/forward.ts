@@ -136,7 +136,7 @@ export class ForwardExchange<C = unknown> implements Dispatcher.DispatchHandler 
         origin: upstream.origin,
         path: this.#o.target,
         method: this.#o.method,
-        headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, upstream.headers),
+        headers: upstreamRequestHeaders(req.headers, upstream.headers),
         body,
         headersTimeout: settings.headersTimeoutMs,
         bodyTimeout: settings.idleTimeoutMs,

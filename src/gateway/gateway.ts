@@ -340,7 +340,7 @@ export function createGateway(input: CreateGatewayInput): Gateway {
       counted: false,
     }
     ;(res as ServerResponse & { exchange?: Exchange }).exchange = x
-    res.once('close', onResponseClose)
+    res.on('close', onResponseClose)
 
     if (route.kind === 'root') return authenticated(x)
     const key = presentedKey(req.headers)

@@ -46,22 +46,21 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
 }
 
 /**
- * The headers to send upstream, as undici's flat `[name, value, …]` list: the client's raw
- * headers minus the dropped ones, then the Upstream's own (instance key) headers.
+ * The headers to send upstream, as undici's flat `[name, value, …]` list: the client's headers
+ * (Node's lower-cased object) minus the dropped ones, then the Upstream's own (instance key).
  */
 export function upstreamRequestHeaders(
-  rawHeaders: readonly string[],
-  connection: string | string[] | undefined,
+  headers: IncomingHttpHeaders,
   extra: Readonly<Record<string, string>>,
 ): string[] {
-  const alsoDrop = connectionTokens(connection)
+  const alsoDrop = connectionTokens(headers.connection)
   const own = ownHeaders(extra)
   const out: string[] = []
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string
-    const lower = name.toLowerCase()
-    if (DROP_REQUEST.has(lower) || alsoDrop?.has(lower) || own.names.has(lower)) continue
-    out.push(name, rawHeaders[i + 1] as string)
+  for (const name in headers) {
+    if (DROP_REQUEST.has(name) || alsoDrop?.has(name) || own.names.has(name)) continue
+    const value = headers[name]
+    if (typeof value === 'string') out.push(name, value)
+    else if (value) for (const v of value) out.push(name, v)
   }
   for (let i = 0; i < own.flat.length; i++) out.push(own.flat[i] as string)
   return out

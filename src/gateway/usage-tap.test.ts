@@ -45,6 +45,11 @@ describe('UsageTap', () => {
     })
   })
 
+  it('decodes UTF-8 model names and escaped ones', () => {
+    expect(tapOf('{"model":"llama-ü:1b","eval_count":1}').result().model).toBe('llama-ü:1b')
+    expect(tapOf('{"model":"a\\u00fcb","eval_count":1}').result().model).toBe('aüb')
+  })
+
   it('keeps only a bounded tail of a long stream', () => {
     const tap = new UsageTap()
     for (let i = 0; i < 10_000; i++)

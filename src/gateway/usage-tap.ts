@@ -1,7 +1,7 @@
 /**
  * Reads token usage from a response without buffering it: keeps the first bytes (where every
  * chunk names the model) and a short tail (where Ollama's final chunk and OpenAI's `usage` sit),
- * and parses only those when the response ends. Works for NDJSON, SSE and plain JSON alike.
+ * and searches only those, as bytes, when the response ends. Works for NDJSON, SSE and JSON.
  */
 export interface UsageFigures {
   model: string | null
@@ -12,77 +12,122 @@ export interface UsageFigures {
 const HEAD_BYTES = 1024
 const TAIL_BYTES = 8192
 
-const MODEL_RE = /"model"\s*:\s*("(?:[^"\\]|\\.)*")/g
 // Ollama's metrics (final chunk, /api/embed) first, then OpenAI's usage object.
-const PROMPT_RE = /"(?:prompt_eval_count|prompt_tokens)"\s*:\s*(\d+)/g
-const EVAL_RE = /"(?:eval_count|completion_tokens)"\s*:\s*(\d+)/g
+const PROMPT_KEYS = ['"prompt_eval_count"', '"prompt_tokens"']
+const EVAL_KEYS = ['"eval_count"', '"completion_tokens"']
+const MODEL_KEY = '"model"'
 
-function lastMatch(re: RegExp, text: string): string | undefined {
-  let last: string | undefined
-  re.lastIndex = 0
-  for (let m = re.exec(text); m; m = re.exec(text)) last = m[1]
-  return last
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const COLON = 0x3a
+
+function isSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
 }
 
-function firstMatch(re: RegExp, text: string): string | undefined {
-  re.lastIndex = 0
-  return re.exec(text)?.[1]
+/** Index just past `key` and the colon after it (JSON whitespace allowed), or -1. */
+function valueStart(buf: Buffer, keyAt: number, keyLength: number): number {
+  let i = keyAt + keyLength
+  while (isSpace(buf[i])) i++
+  if (buf[i] !== COLON) return -1
+  i++
+  while (isSpace(buf[i])) i++
+  return i
 }
 
-// The text is read as latin1 (cheap, byte for byte); a model name is decoded back from UTF-8.
-function parseModel(quoted: string | undefined): string | null {
-  if (quoted === undefined) return null
-  const utf8 = Buffer.from(quoted, 'latin1').toString('utf8')
-  if (!utf8.includes('\\')) return utf8.slice(1, -1)
-  try {
-    const value: unknown = JSON.parse(utf8)
-    return typeof value === 'string' ? value : null
-  } catch {
-    return null
+/** The integer after the last occurrence of any of `keys` (the latest one wins), or null. */
+function lastCount(buf: Buffer, keys: readonly string[]): number | null {
+  let best = -1
+  let bestKey = ''
+  for (const key of keys) {
+    const at = buf.lastIndexOf(key, undefined, 'latin1')
+    if (at > best) {
+      best = at
+      bestKey = key
+    }
   }
+  if (best < 0) return null
+  let i = valueStart(buf, best, bestKey.length)
+  if (i < 0) return null
+  let value = 0
+  let digits = 0
+  for (; i < buf.length; i++) {
+    const c = buf[i] as number
+    if (c < 0x30 || c > 0x39) break
+    value = value * 10 + (c - 0x30)
+    digits++
+  }
+  return digits > 0 ? value : null
+}
+
+/** The string value of `"model"` at its first (or last) occurrence, or null. */
+function modelIn(buf: Buffer, last: boolean): string | null {
+  const at = last
+    ? buf.lastIndexOf(MODEL_KEY, undefined, 'latin1')
+    : buf.indexOf(MODEL_KEY, 0, 'latin1')
+  if (at < 0) return null
+  const open = valueStart(buf, at, MODEL_KEY.length)
+  if (open < 0 || buf[open] !== QUOTE) return null
+  let escaped = false
+  for (let i = open + 1; i < buf.length; i++) {
+    const c = buf[i]
+    if (c === BACKSLASH) escaped = true
+    else if (c === QUOTE) {
+      const raw = buf.toString('utf8', open, i + 1)
+      if (!escaped) return raw.slice(1, -1)
+      try {
+        const value: unknown = JSON.parse(raw)
+        return typeof value === 'string' ? value : null
+      } catch {
+        return null
+      }
+    }
+    if (c === BACKSLASH && buf[i + 1] !== undefined) i++ // skip the escaped character
+  }
+  return null
 }
 
 export class UsageTap {
   #head: Buffer | undefined
   #tail: Buffer[] = []
+  #first = 0
   #tailBytes = 0
 
-  /** Notes a chunk (cheap: keeps references to the first chunk and the last few). */
+  /** Notes a chunk (cheap: keeps references to the first chunk and the last few, copies nothing). */
   push(chunk: Buffer): void {
     // A reference, not a copy: chunks are never reused once handed over.
     if (this.#head === undefined)
       this.#head = chunk.length > HEAD_BYTES ? chunk.subarray(0, HEAD_BYTES) : chunk
     this.#tail.push(chunk)
     this.#tailBytes += chunk.length
-    while (
-      this.#tail.length > 1 &&
-      this.#tailBytes - (this.#tail[0] as Buffer).length >= TAIL_BYTES
-    ) {
-      this.#tailBytes -= (this.#tail.shift() as Buffer).length
+    while (this.#tail.length - this.#first > 1) {
+      const oldest = this.#tail[this.#first] as Buffer
+      if (this.#tailBytes - oldest.length < TAIL_BYTES) break
+      this.#tailBytes -= oldest.length
+      this.#first++
+    }
+    if (this.#first > 64) {
+      this.#tail.splice(0, this.#first)
+      this.#first = 0
     }
   }
 
   /** The figures found; null where the response did not carry them. */
   result(): UsageFigures {
     if (this.#head === undefined) return { model: null, promptTokens: null, evalTokens: null }
+    const kept = this.#tail.length - this.#first
     let tail =
-      this.#tail.length === 1
-        ? (this.#tail[0] as Buffer)
-        : Buffer.concat(this.#tail, this.#tailBytes)
+      kept === 1
+        ? (this.#tail[this.#first] as Buffer)
+        : Buffer.concat(
+            this.#first === 0 ? this.#tail : this.#tail.slice(this.#first),
+            this.#tailBytes,
+          )
     if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES)
-    const tailText = tail.toString('latin1')
-    const prompt = lastMatch(PROMPT_RE, tailText)
-    const evalCount = lastMatch(EVAL_RE, tailText)
-    const head =
-      this.#head === this.#tail[0] && tail.length === this.#head.length
-        ? tailText
-        : this.#head.toString('latin1')
-    const model =
-      parseModel(firstMatch(MODEL_RE, head)) ?? parseModel(lastMatch(MODEL_RE, tailText))
     return {
-      model,
-      promptTokens: prompt === undefined ? null : Number(prompt),
-      evalTokens: evalCount === undefined ? null : Number(evalCount),
+      model: modelIn(this.#head, false) ?? modelIn(tail, true),
+      promptTokens: lastCount(tail, PROMPT_KEYS),
+      evalTokens: lastCount(tail, EVAL_KEYS),
     }
   }
 }
