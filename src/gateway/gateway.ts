@@ -264,7 +264,8 @@ export function createGateway(input: CreateGatewayInput): Gateway {
     try {
       pipeline(req, res)
     } catch (error) {
-      logger.error({ err: error, url: req.url }, 'request handling failed')
+      // The path only: a query string could carry something secret.
+      logger.error({ err: error, path: (req.url ?? '').split('?')[0] }, 'request handling failed')
       if (!res.headersSent) {
         sendError(
           res,
@@ -367,6 +368,7 @@ export function createGateway(input: CreateGatewayInput): Gateway {
   }
 
   function afterVerify(x: Exchange, identity: KeyIdentity | undefined): void {
+    if (x.counted) return // the client left while its key was being checked
     // On loopback an unknown key is ignored (OpenAI SDKs must send *some* key, often "ollama").
     if (!identity && keysRequired) return unauthorized(x)
     x.identity = identity

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createGateway } from '../../src/gateway/gateway.js'
 import { StaticBackend } from '../../src/gateway/static-backend.js'
@@ -7,6 +8,7 @@ import {
   rawExchange,
   rawRequest,
   startStack,
+  until,
   type Stack,
 } from './helpers.js'
 
@@ -490,5 +492,52 @@ describe('listening address', () => {
     expect(res).toMatch(/^HTTP\/1.1 403/)
     await gateway.close()
     await backend.close()
+  })
+})
+
+describe('asynchronous key verification', () => {
+  it('waits for the verifier, and forgets a client that left meanwhile', async () => {
+    const pending: Array<
+      (identity: { id: string; name: string; admin: boolean } | undefined) => void
+    > = []
+    const stack = await startStack({
+      options: { requireKeys: true },
+      keys: { verify: () => new Promise((resolve) => pending.push(resolve)) },
+    })
+    try {
+      const answer = rawRequest({
+        port: stack.port,
+        method: 'POST',
+        path: '/api/generate',
+        body: '{"model":"m","prompt":"p","stream":false}',
+        headers: { 'x-api-key': 'slow-key-0123456789' },
+      })
+      await until(() => pending.length === 1, 'the verifier to be asked')
+      pending[0]?.({ id: 'k', name: 'k', admin: false })
+      expect((await answer).status).toBe(200)
+
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: stack.port,
+        method: 'POST',
+        path: '/api/generate',
+        agent: false,
+        headers: { 'x-api-key': 'slow-key-0123456789', 'content-length': 2 },
+      })
+      req.on('error', () => {})
+      req.end('{}')
+      await until(() => pending.length === 2, 'the second verification')
+      req.destroy()
+      await until(
+        () => stack.gateway.metrics.requestCount('/api/generate', 499) === 1,
+        'the client to be gone',
+      )
+      pending[1]?.({ id: 'k', name: 'k', admin: false })
+      await new Promise((r) => setImmediate(r))
+      expect(stack.gateway.stats().inFlight).toBe(0)
+      expect(stack.fake.requests).toHaveLength(1)
+    } finally {
+      await stack.close()
+    }
   })
 })
