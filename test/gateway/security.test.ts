@@ -1,7 +1,9 @@
-import { request as httpRequest } from 'node:http'
+import { createServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createGateway } from '../../src/gateway/gateway.js'
 import { StaticBackend } from '../../src/gateway/static-backend.js'
+import { FakeOllama } from '../../src/simulator/fake-ollama.js'
 import {
   capturingLogger,
   keyTable,
@@ -538,6 +540,36 @@ describe('asynchronous key verification', () => {
       expect(stack.fake.requests).toHaveLength(1)
     } finally {
       await stack.close()
+    }
+  })
+})
+
+describe('in-process use', () => {
+  it('handle(req, res) runs the same pipeline inside a server of the caller’s', async () => {
+    const fake = await new FakeOllama().start()
+    const backend = new StaticBackend({ url: fake.url })
+    const gateway = createGateway({ backend, processMetrics: false })
+    const server = createServer((req, res) => gateway.handle(req, res))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    try {
+      const ok = await rawRequest({
+        port,
+        method: 'POST',
+        path: '/api/generate',
+        body: '{"model":"m","prompt":"p","stream":false}',
+      })
+      expect(ok.status).toBe(200)
+      expect((await rawRequest({ port, path: '/api//tags' })).status).toBe(400)
+      expect(
+        (await rawRequest({ port, path: '/api/tags', headers: { host: 'evil.example' } })).status,
+      ).toBe(403)
+      expect(fake.requests).toHaveLength(1)
+    } finally {
+      await gateway.close()
+      await new Promise((resolve) => server.close(resolve))
+      await backend.close()
+      await fake.close()
     }
   })
 })
