@@ -133,7 +133,7 @@ export class ForwardExchange<C = unknown> implements Dispatcher.DispatchHandler 
     this.#dispatchedAt = performance.now()
     upstream.dispatcher.dispatch(
       {
-        origin: upstream.origin,
+        origin: originOf(upstream),
         path: this.#o.target,
         method: this.#o.method,
         headers: upstreamRequestHeaders(req.headers, upstream.headers),
@@ -279,6 +279,19 @@ export class ForwardExchange<C = unknown> implements Dispatcher.DispatchHandler 
     this.#done = true
     this.#o.hooks.done(this.#o.context, this, error)
   }
+}
+
+// The origin part only, computed once per Upstream: whatever a backend hands out, the request
+// goes to scheme://host:port + the allowlisted path, never to a path or query of its own.
+const ORIGINS = new WeakMap<Upstream, string>()
+
+function originOf(upstream: Upstream): string {
+  let origin = ORIGINS.get(upstream)
+  if (origin === undefined) {
+    origin = new URL(upstream.origin).origin
+    ORIGINS.set(upstream, origin)
+  }
+  return origin
 }
 
 /** A short, secret-free reason for an upstream failure (undici codes and messages carry no headers). */

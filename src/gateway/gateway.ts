@@ -732,7 +732,20 @@ export function createGateway(input: CreateGatewayInput): Gateway {
       captureBytes: cached ? CACHE_CAPTURE_BYTES : 0,
     })
     x.forward = forward
-    forward.start()
+    try {
+      forward.start()
+    } catch (error) {
+      // A malformed Upstream (origin not a URL, a header undici refuses): this request fails alone.
+      logger.error({ err: error, route: x.route.id }, 'could not forward to the upstream')
+      x.forward = undefined
+      sendError(
+        x.res,
+        x.family,
+        502,
+        'upstream_unavailable',
+        'the instance could not be reached; see the gateway log',
+      )
+    }
   }
 
   function serveCached(x: Exchange, key: MetadataKey, afterFailure: boolean): void {

@@ -1,7 +1,9 @@
 import { createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Agent } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createGateway } from '../../src/gateway/gateway.js'
+import type { Backend } from '../../src/gateway/ports.js'
 import { StaticBackend } from '../../src/gateway/static-backend.js'
 import { FakeOllama } from '../../src/simulator/fake-ollama.js'
 import {
@@ -569,6 +571,34 @@ describe('in-process use', () => {
       await gateway.close()
       await new Promise((resolve) => server.close(resolve))
       await backend.close()
+      await fake.close()
+    }
+  })
+})
+
+describe('upstream origin', () => {
+  it('only the Upstream origin’s scheme, host and port are used; a malformed one fails that request alone', async () => {
+    const fake = await new FakeOllama().start()
+    const agent = new Agent()
+    let origin = `${fake.url}/prefix/?x=1`
+    const backend: Backend = {
+      state: () => 'ready',
+      ensureReady: async () => ({ origin, dispatcher: agent, headers: {} }),
+      activity: { begin: () => () => {} },
+    }
+    const gateway = createGateway({ backend, processMetrics: false })
+    const { port } = await gateway.listen('127.0.0.1', 0)
+    try {
+      expect((await rawRequest({ port, path: '/api/tags?y=2' })).status).toBe(200)
+      expect(fake.requests.map((r) => r.url)).toEqual(['/api/tags?y=2'])
+      origin = 'not a url'
+      const res = await rawRequest({ port, method: 'POST', path: '/api/chat', body: '{}' })
+      expect(res.status).toBe(502)
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'upstream_unavailable' })
+      expect(gateway.stats().inFlight).toBe(0)
+    } finally {
+      await gateway.close()
+      await agent.close()
       await fake.close()
     }
   })
