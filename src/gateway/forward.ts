@@ -58,10 +58,14 @@ const NEWLINE = 0x0a
 // A 503 from the instance (Ollama's queue full, nginx booting) without Retry-After gets this one.
 const UPSTREAM_RETRY_AFTER = '5'
 
+const NDJSON_TYPE = /^application\/x-ndjson/i
+const SSE_TYPE = /^text\/event-stream/i
+
 function streamFormat(contentType: string | string[] | undefined): StreamFormat {
-  const ct = (Array.isArray(contentType) ? contentType[0] : contentType)?.toLowerCase() ?? ''
-  if (ct.startsWith('application/x-ndjson')) return 'ndjson'
-  if (ct.startsWith('text/event-stream')) return 'sse'
+  const ct = Array.isArray(contentType) ? contentType[0] : contentType
+  if (!ct) return undefined
+  if (NDJSON_TYPE.test(ct)) return 'ndjson'
+  if (SSE_TYPE.test(ct)) return 'sse'
   return undefined
 }
 

@@ -13,9 +13,10 @@ const HEAD_BYTES = 1024
 const TAIL_BYTES = 8192
 
 // Ollama's metrics (final chunk, /api/embed) first, then OpenAI's usage object.
-const PROMPT_KEYS = ['"prompt_eval_count"', '"prompt_tokens"']
-const EVAL_KEYS = ['"eval_count"', '"completion_tokens"']
-const MODEL_KEY = '"model"'
+// Needles as bytes, encoded once (a string needle is re-encoded on every search).
+const PROMPT_KEYS = [Buffer.from('"prompt_eval_count"'), Buffer.from('"prompt_tokens"')]
+const EVAL_KEYS = [Buffer.from('"eval_count"'), Buffer.from('"completion_tokens"')]
+const MODEL_KEY = Buffer.from('"model"')
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
@@ -36,18 +37,18 @@ function valueStart(buf: Buffer, keyAt: number, keyLength: number): number {
 }
 
 /** The integer after the last occurrence of any of `keys` (the latest one wins), or null. */
-function lastCount(buf: Buffer, keys: readonly string[]): number | null {
+function lastCount(buf: Buffer, keys: readonly Buffer[]): number | null {
   let best = -1
-  let bestKey = ''
+  let bestKey = 0
   for (const key of keys) {
-    const at = buf.lastIndexOf(key, undefined, 'latin1')
+    const at = buf.lastIndexOf(key)
     if (at > best) {
       best = at
-      bestKey = key
+      bestKey = key.length
     }
   }
   if (best < 0) return null
-  let i = valueStart(buf, best, bestKey.length)
+  let i = valueStart(buf, best, bestKey)
   if (i < 0) return null
   let value = 0
   let digits = 0
