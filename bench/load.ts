@@ -90,9 +90,17 @@ export interface StreamResult {
   completed: number
   errors: number
   chunks: number
-  /** Per chunk: receive time minus the upstream's created_at (ms). */
+  /**
+   * Per chunk once every stream is open (chunk index ≥ RAMP_CHUNKS): receive time minus the
+   * upstream's created_at (ms).
+   */
   chunkLatencies: number[]
+  /** The same for each stream's first chunk, which shares the ramp-up with opening all the others. */
+  firstChunkLatencies: number[]
 }
+
+/** Chunks per stream counted as ramp-up (streams still opening around them). */
+export const RAMP_CHUNKS = 2
 
 /**
  * `n` concurrent NDJSON streams; each chunk's delay from the upstream's timestamp to arrival.
@@ -107,6 +115,7 @@ export async function concurrentStreams(
 ): Promise<StreamResult> {
   const agent = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 5000 })
   const latencies: number[] = []
+  const first: number[] = []
   let completed = 0
   let errors = 0
   const one = async (i: number) => {
@@ -122,6 +131,7 @@ export async function concurrentStreams(
       if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
       let buffer = ''
       let done = false
+      let index = 0
       for await (const chunk of res.body) {
         const now = Date.now()
         buffer += (chunk as Buffer).toString('utf8')
@@ -130,7 +140,12 @@ export async function concurrentStreams(
           const line = buffer.slice(0, i)
           buffer = buffer.slice(i + 1)
           const m = /"created_at":"([^"]+)"/.exec(line)
-          if (m?.[1]) latencies.push(now - Date.parse(m[1]))
+          if (m?.[1]) {
+            const latency = now - Date.parse(m[1])
+            if (index === 0) first.push(latency)
+            if (index >= RAMP_CHUNKS) latencies.push(latency)
+            index++
+          }
           if (line.includes('"done":true')) done = true
           i = buffer.indexOf('\n')
         }
@@ -143,7 +158,13 @@ export async function concurrentStreams(
   }
   await Promise.all(Array.from({ length: n }, (_, i) => one(i)))
   await agent.close()
-  return { completed, errors, chunks: latencies.length, chunkLatencies: latencies }
+  return {
+    completed,
+    errors,
+    chunks: latencies.length,
+    chunkLatencies: latencies,
+    firstChunkLatencies: first,
+  }
 }
 
 export function percentile(values: number[], p: number): number {
