@@ -181,15 +181,12 @@ async function main(): Promise<void> {
   const baseline = await processStats(streamGateway)
   const streamDirect: Target = { name: 'direct', origin: `http://127.0.0.1:${streamUpstream.port}` }
   const streamVia: Target = { name: 'gateway', origin: `http://127.0.0.1:${streamGateway.port}` }
-  // Direct and gateway streams run side by side, so both see the same scheduling noise from
-  // whatever else shares the machine; "added" compares the two within each round.
-  // Steady load: starts spread over one chunk interval, so chunks arrive evenly (as real clients do).
+  // Steady load: starts spread over one chunk interval, so chunks arrive evenly (as real clients
+  // do). Rounds alternate direct and gateway; "added" compares the two within each round.
   const steady: Array<{ direct: StreamResult; gateway: StreamResult }> = []
   for (let round = 0; round < STREAM_ROUNDS; round++) {
-    const [direct, gateway] = await Promise.all([
-      concurrentStreams(streamDirect, STREAMS, body, STREAM_DELAY_MS),
-      concurrentStreams(streamVia, STREAMS, body, STREAM_DELAY_MS),
-    ])
+    const direct = await concurrentStreams(streamDirect, STREAMS, body, STREAM_DELAY_MS)
+    const gateway = await concurrentStreams(streamVia, STREAMS, body, STREAM_DELAY_MS)
     steady.push({ direct, gateway })
     log(
       'streams round',
@@ -201,10 +198,8 @@ async function main(): Promise<void> {
     )
   }
   // Burst: all streams start together and emit in the same millisecond, every interval.
-  const [directBurst, gatewayBurst] = await Promise.all([
-    concurrentStreams(streamDirect, STREAMS, body),
-    concurrentStreams(streamVia, STREAMS, body),
-  ])
+  const directBurst = await concurrentStreams(streamDirect, STREAMS, body)
+  const gatewayBurst = await concurrentStreams(streamVia, STREAMS, body)
   const streamMemory = await processStats(streamGateway)
   for (const c of [streamGateway, streamUpstream]) await c.stop()
   const sp = (r: StreamResult, q: number) => percentile(r.chunkLatencies, q)
@@ -267,12 +262,12 @@ upstream (\`proxy_buffering off\`, \`proxy_request_buffering off\`, upstream kee
 - Streams: ${STREAMS} concurrent \`/api/generate\` NDJSON streams of ${STREAM_CHUNKS} chunks, one every ${STREAM_DELAY_MS} ms
   (${(STREAMS * 1000) / STREAM_DELAY_MS} chunks/s in total: more tokens per second than one Ollama instance generates across
   all its streams, since it serves a few parallel generations at tens of tokens/s each), first straight to the
-  upstream and ${STREAMS} more through a fresh gateway process at the same time (so both see the same noise from the
-  machine's other work), in ${STREAM_ROUNDS} rounds with the starts spread over one chunk interval (steady), then once with
-  all streams started together (burst).
+  upstream, then through a fresh gateway process, alternating, in ${STREAM_ROUNDS} rounds with the starts spread over one
+  chunk interval (steady), then once each with all streams started together (burst).
   Per-chunk latency = arrival at the client minus the upstream's \`created_at\` stamp (1 ms resolution), for the
   chunks from the ${RAMP_CHUNKS + 1}rd of each stream on (every stream is open by then; the first chunks share the ramp-up with
-  ${STREAMS * 2} connections being opened and are reported apart); "added" = gateway p99 minus direct p99. Peak RSS is sampled every 100 ms inside the gateway process.
+  ${STREAMS} connections being opened and are reported apart); "added" = gateway p99 minus direct p99. Peak RSS is sampled every 100 ms inside the gateway process,
+  which runs from TypeScript through tsx (its loader thread is part of that RSS; a built \`dist/\` has less).
 
 ## Results against the targets
 
