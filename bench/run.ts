@@ -267,7 +267,7 @@ upstream (\`proxy_buffering off\`, \`proxy_request_buffering off\`, upstream kee
   Per-chunk latency = arrival at the client minus the upstream's \`created_at\` stamp (1 ms resolution), for the
   chunks from the ${RAMP_CHUNKS + 1}rd of each stream on (every stream is open by then; the first chunks share the ramp-up with
   ${STREAMS} connections being opened and are reported apart); "added" = gateway p99 minus direct p99. Peak RSS is sampled every 100 ms inside the gateway process,
-  which runs from TypeScript through tsx (its loader thread is part of that RSS; a built \`dist/\` has less).
+  which runs from TypeScript through tsx (its loader thread counts in that RSS).
 
 ## Results against the targets
 
