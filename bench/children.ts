@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { ProcessStats } from './process-stats.js'
@@ -122,6 +122,7 @@ http {
       const exited = once(child, 'exit')
       child.kill('SIGQUIT')
       await exited
+      rmSync(prefix, { recursive: true, force: true })
     },
   }
 }
