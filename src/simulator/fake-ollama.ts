@@ -579,8 +579,8 @@ export class FakeOllama {
       record,
       NDJSON,
       (function* () {
-        for (const t of tokens) yield `${JSON.stringify(chunk(t))}\n`
-        yield `${JSON.stringify(final(''))}\n`
+        for (const t of tokens) yield () => `${JSON.stringify(chunk(t))}\n`
+        yield () => `${JSON.stringify(final(''))}\n`
       })(),
     )
   }
@@ -646,10 +646,10 @@ export class FakeOllama {
       record,
       SSE,
       (function* () {
-        for (const t of tokens) yield piece(t, null)
-        yield piece('', 'stop')
-        if (includeUsage) yield event(null, { usage })
-        yield 'data: [DONE]\n\n'
+        for (const t of tokens) yield () => piece(t, null)
+        yield () => piece('', 'stop')
+        if (includeUsage) yield () => event(null, { usage })
+        yield () => 'data: [DONE]\n\n'
       })(),
     )
   }
@@ -745,7 +745,7 @@ export class FakeOllama {
       res,
       record,
       NDJSON,
-      lines.map((l) => `${JSON.stringify(l)}\n`),
+      lines.map((l) => () => `${JSON.stringify(l)}\n`),
     )
   }
 
@@ -795,12 +795,12 @@ export class FakeOllama {
     res: ServerResponse,
     record: FakeRequestRecord,
     contentType: string,
-    pieces: Iterable<string>,
+    pieces: Iterable<() => string>,
   ): Promise<void> {
     const b = this.#behavior
     res.writeHead(200, { 'content-type': contentType })
     let i = -1
-    for (const piece of pieces) {
+    for (const produce of pieces) {
       i++
       if (b.failAfterChunks !== undefined && i >= b.failAfterChunks) {
         // Let the chunks already written reach the wire before the connection dies.
@@ -809,6 +809,8 @@ export class FakeOllama {
         throw new Gone()
       }
       if (i > 0 && b.chunkDelayMs > 0) await this.#sleep(b.chunkDelayMs, res)
+      // Produced after the wait: its created_at is the moment it is sent.
+      const piece = produce()
       if (b.slowBody) {
         const bytes = Buffer.from(piece)
         for (let j = 0; j < bytes.length; j += b.slowBody.sliceBytes) {
