@@ -1,0 +1,2196 @@
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import type { Dispatcher } from 'undici'
+import {
+  isExoscaleError,
+  type CreateInstanceRequest,
+  type ExoscaleClient,
+  type Instance,
+} from '../exoscale/index.js'
+import {
+  buildUserData,
+  generateInstanceCredentials,
+  INSTANCE_PORT,
+  type BootStatus,
+} from '../recipe/index.js'
+import {
+  createPinnedAgent,
+  ExollamaError,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type Timer,
+} from '../shared/index.js'
+import type { Fence, InstanceRecord, Intent, LifecycleEventInput, Store } from '../store/index.js'
+import { ActivityTracker, IdleTimer } from './activity.js'
+import { resolveCreatePlan } from './create-plan.js'
+import { ProvisionerError, isProvisionerError } from './errors.js'
+import {
+  errorSummary,
+  explainCreateError,
+  explainRecipeError,
+  isAmbiguousCreateFailure,
+  isTransientCloudFailure,
+} from './explain.js'
+import { fetchTags, pullModel, type InstanceEndpoint, type PullProgress } from './instance-api.js'
+import { instanceLabels, intentFilter, intentOf, managedLabels, ownedBy } from './labels.js'
+import { LeaseGuard } from './lease-guard.js'
+import { timerAt } from './long-timer.js'
+import {
+  BootFailure,
+  assertOllamaVersion,
+  waitForBootReady,
+  waitForOllamaVersion,
+} from './readiness.js'
+import { createdAtMs, planReconcile, type ReconcileAction } from './reconcile-plan.js'
+import { recordFromIntent } from './records.js'
+import { ensureSecurityGroup, type SecurityGroupSync } from './security-group.js'
+import { DEFAULT_TUNING, type ProvisionerSettings, type ProvisionerTuning } from './settings.js'
+import type {
+  BootView,
+  ProvisionerProgress,
+  ProvisionerState,
+  ProvisionerStatus,
+  WakeProgress,
+} from './status.js'
+
+/** Who or what wants the instance: a string, or the gateway's request description. */
+export type WakeReason = string | { route: string; keyId?: string; clientIp?: string }
+
+/** Where to send requests for the ready instance (the gateway's `Upstream`). */
+export interface InstanceUpstream {
+  /** `https://<ip>:11435`: scheme, host and port only. */
+  readonly origin: string
+  /** The instance's pinned TLS agent. */
+  readonly dispatcher: Dispatcher
+  /** `X-Ollama-Key`. Never log these. */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface ReadyInstance extends InstanceUpstream {
+  readonly instance: NonNullable<ProvisionerStatus['instance']>
+}
+
+export interface EnsureReadyOptions {
+  /** This caller stops waiting when it aborts; the wake goes on for the others. */
+  signal?: AbortSignal | undefined
+  reason?: WakeReason | undefined
+  /**
+   * This caller's limit (default EXOLLAMA_WAKE_TIMEOUT), counted from `startedAt`. A wake this
+   * call starts ends there (destroying what it created); a wake it joins is only left.
+   */
+  timeoutMs?: number | undefined
+  /** When the caller's clock started (default now): `start --timeout` counts from the command. */
+  startedAt?: number | undefined
+  onProgress?: ((progress: ProvisionerProgress) => void) | undefined
+}
+
+export interface LifecycleCallOptions {
+  signal?: AbortSignal | undefined
+  /** Who asked (`cli`, `api`, `dashboard`), for the events log. */
+  actor?: string | undefined
+  onProgress?: ((progress: ProvisionerProgress) => void) | undefined
+}
+
+export interface StartOptions extends LifecycleCallOptions {
+  timeoutMs?: number | undefined
+  startedAt?: number | undefined
+}
+
+/** What one reconcile round saw and did. */
+export interface ReconcileReport {
+  /** `busy`: another holder had the lease; `list-failed`: nothing was done. */
+  skipped?: 'busy' | 'list-failed' | 'closed'
+  error?: { code: string; message: string }
+  listed: number
+  keeper: string | null
+  actions: { kind: ReconcileAction['kind']; instanceId?: string; why?: string; ok: boolean }[]
+  /** Labelled instances still within their grace period. */
+  waiting: string[]
+}
+
+export interface ModelSummary {
+  name: string
+  size?: number
+  modified_at?: string
+  details?: Record<string, unknown>
+}
+
+export interface Provisioner {
+  /** The gateway reports request begin/end here; idle time counts from the last end. */
+  readonly activity: ActivityTracker
+  readonly simulated: boolean
+  readonly settings: ProvisionerSettings
+  /** The current state, without any call (cheap). */
+  state(): ProvisionerState
+  /** The status object from what this process knows (no cloud call). */
+  snapshot(): ProvisionerStatus
+  /** The status object after asking the cloud (rejected credentials throw here). */
+  status(options?: { signal?: AbortSignal | undefined }): Promise<ProvisionerStatus>
+  /** The wake in progress, if any. */
+  progress(): WakeProgress | null
+  /** Every progress report of every wake; returns the unsubscribe function. */
+  onProgress(listener: (progress: ProvisionerProgress) => void): () => void
+  /** The ready instance's upstream, waking it if needed. One wake serves every caller. */
+  ensureReady(options?: EnsureReadyOptions): Promise<ReadyInstance>
+  /** Brings the instance to ready (explicit start: counts as activity). */
+  start(options?: StartOptions): Promise<ProvisionerStatus>
+  /** Powers the instance off, keeping its disk. */
+  stop(options?: LifecycleCallOptions): Promise<ProvisionerStatus>
+  /** Deletes every instance labelled with this name. */
+  destroy(options?: LifecycleCallOptions): Promise<ProvisionerStatus>
+  /** Pulls a model onto the instance (waking it), streaming Ollama's progress. */
+  pull(
+    model: string,
+    onProgress?: (progress: PullProgress) => void,
+    options?: LifecycleCallOptions,
+  ): Promise<void>
+  /** Models on the ready instance, or the last known list while it sleeps. */
+  models(options?: { signal?: AbortSignal | undefined }): Promise<ModelSummary[]>
+  /** One reconcile round now (the loop runs them at start-up and every interval). */
+  reconcile(): Promise<ReconcileReport>
+  /** New settings (from the settings panel); security-group rules follow the CIDRs at once. */
+  updateSettings(settings: ProvisionerSettings): Promise<void>
+  /** Stops loops and timers, ends waits. Never touches the instance. */
+  close(): Promise<void>
+}
+
+export interface CreateProvisionerOptions {
+  settings: ProvisionerSettings
+  client: ExoscaleClient
+  store: Store
+  clock?: Clock | undefined
+  logger?: Logger | undefined
+  /** This process's identity for the store lease (default host:pid:random). */
+  owner?: string | undefined
+  /** Shown in the status object (`--simulate`, or no credentials). */
+  simulated?: boolean | undefined
+  tuning?: Partial<ProvisionerTuning> | undefined
+  /** Where the instance's nginx answers (default `https://<ip>:11435`). */
+  instanceOrigin?: ((ip: string, instanceId: string) => string) | undefined
+  /** The TLS agent pinned to an instance certificate (default createPinnedAgent). */
+  createAgent?: ((certPem: string) => Dispatcher) | undefined
+  /** Run the reconcile loop: at once and every interval (default true). */
+  background?: boolean | undefined
+}
+
+/** Aborts a wake at its deadline. */
+class WakeDeadline extends Error {}
+/** Aborts a wake because stop/destroy/close took over. */
+class WakeCancelled extends Error {
+  readonly by: string
+  constructor(by: string) {
+    super(`cancelled by ${by}`)
+    this.by = by
+  }
+}
+
+interface Wake {
+  readonly id: number
+  readonly reason: string
+  readonly actor: string | null
+  readonly startedAt: number
+  deadline: number
+  readonly timeoutMs: number
+  readonly controller: AbortController
+  deadlineTimer: Timer
+  promise: Promise<ReadyInstance>
+  readonly listeners: Set<(progress: ProvisionerProgress) => void>
+  /** Created, started, or adopted while not ready: a failure destroys it. */
+  owned: boolean
+  /** The create call was sent (from then on, never retried). */
+  postSent: boolean
+  /** This wake created the instance (its disk holds no earlier boot status). */
+  created: boolean
+  /**
+   * When the boot being waited for was requested, if the disk may still hold an earlier boot's
+   * status (this wake started a stopped instance, or joined such a start).
+   */
+  rebootSince: number | undefined
+  intentId: string | undefined
+  instanceId: string | undefined
+  /** The store said ready when the wake began (no preload needed). */
+  wasReady: boolean
+  phase: string
+  boot: BootStatus | null
+  bootPhaseSince: number
+  lastNotYet: string | null
+  lastCloudError: string | null
+  pull: WakeProgress['pull']
+}
+
+const GOING: readonly (Instance['state'] | undefined)[] = ['destroying', 'destroyed', 'expunging']
+
+/**
+ * Telling this boot's status from the previous boot's by time: `updated_at` (whole seconds, the
+ * VM's clock) must not be before the second of the start request. No allowance for the VM's
+ * clock lagging ours: a lagging clock only means the `running` steps (which a later boot always
+ * writes first) decide instead; an allowance would let a quick stop/start take the old `ready`.
+ */
+const BOOT_STATUS_SKEW_MS = 0
+
+/** A record whose wake began this long after the instance's creation was a start, not a create. */
+const RESTART_AFTER_MS = 60_000
+
+function describeReason(reason: WakeReason | undefined, fallback: string) {
+  if (reason === undefined) return { reason: fallback, actor: null }
+  if (typeof reason === 'string') return { reason, actor: null }
+  const actor = reason.keyId
+    ? `key ${reason.keyId}`
+    : reason.clientIp
+      ? `client ${reason.clientIp}`
+      : 'anonymous client'
+  return { reason: `request ${reason.route}`, actor }
+}
+
+function isoOf(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+function bootView(status: BootStatus): BootView {
+  return {
+    state: status.state,
+    phase: status.phase,
+    percent: status.percent,
+    error: status.error,
+    gpu: status.gpu,
+  }
+}
+
+/**
+ * Creates the provisioner: turns "someone needs Ollama" into a ready, authenticated instance and
+ * "nobody does" into zero compute, never leaving an instance billing unaccounted for. See
+ * src/provisioner/README.md for the state machine, events and crash-safety rules.
+ */
+export function createProvisioner(options: CreateProvisionerOptions): Provisioner {
+  return new ProvisionerImpl(options)
+}
+
+class ProvisionerImpl implements Provisioner {
+  readonly activity: ActivityTracker
+  readonly simulated: boolean
+  #settings: ProvisionerSettings
+  readonly #client: ExoscaleClient
+  readonly #store: Store
+  readonly #clock: Clock
+  readonly #log: Logger
+  readonly #tuning: ProvisionerTuning
+  readonly #lease: LeaseGuard
+  readonly #instanceOrigin: (ip: string, instanceId: string) => string
+  readonly #createAgent: (certPem: string) => Dispatcher
+
+  #state: ProvisionerState = 'absent'
+  #stateSince: number
+  #lastError: { code: string; message: string } | null = null
+  #wake: Wake | null = null
+  #wakeSeq = 0
+  /** The instance this process has seen ready and manages the idleness of. */
+  #live: string | null = null
+  /** Its upstream, kept in memory: the gateway asks for it on every request. */
+  #liveUpstream: ReadyInstance | null = null
+  #idleTimer: IdleTimer
+  #lifetimeTimer: { instanceId: string; timer: Timer } | null = null
+  #destroyAfterTimer: { instanceId: string; timer: Timer } | null = null
+  #reconcileTimer: Timer | null = null
+  #closed = false
+  readonly #inflight = new Set<Promise<unknown>>()
+  readonly #endpoints = new Map<string, { fingerprint: string; endpoint: InstanceEndpoint }>()
+  readonly #progressListeners = new Set<(progress: ProvisionerProgress) => void>()
+
+  constructor(options: CreateProvisionerOptions) {
+    this.#settings = options.settings
+    this.#client = options.client
+    this.#store = options.store
+    this.#clock = options.clock ?? systemClock
+    this.#log = (options.logger ?? silentLogger).child({
+      component: 'provisioner',
+      name: options.settings.name,
+    })
+    this.#tuning = { ...DEFAULT_TUNING, ...(options.tuning ?? {}) }
+    this.simulated = options.simulated ?? false
+    this.#instanceOrigin =
+      options.instanceOrigin ?? ((ip: string) => `https://${ip}:${INSTANCE_PORT}`)
+    this.#createAgent = options.createAgent ?? ((certPem) => createPinnedAgent({ certPem }))
+    this.#stateSince = this.#clock.now()
+    this.activity = new ActivityTracker(this.#clock)
+    this.#idleTimer = this.#newIdleTimer()
+    this.#lease = new LeaseGuard({
+      store: this.#store,
+      lease: `provisioner:${options.settings.name}`,
+      owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      clock: this.#clock,
+      logger: this.#log,
+      ttlMs: this.#tuning.leaseTtlMs,
+      pollMs: this.#tuning.leasePollMs,
+    })
+    // Until the cloud is asked, the store's view is the best there is.
+    const record = this.#store.instances.get(this.#settings.name)
+    if (record) this.#state = record.state
+    if (options.background ?? true) this.#scheduleReconcile(0)
+  }
+
+  get settings(): ProvisionerSettings {
+    return this.#settings
+  }
+
+  // ---- reading --------------------------------------------------------------------------------
+
+  state(): ProvisionerState {
+    return this.#state
+  }
+
+  progress(): WakeProgress | null {
+    const w = this.#wake
+    if (!w) return null
+    return {
+      state: this.#state,
+      phase: w.phase,
+      reason: w.reason,
+      startedAt: w.startedAt,
+      elapsedMs: this.#clock.now() - w.startedAt,
+      deadline: w.deadline,
+      boot: w.boot ? bootView(w.boot) : null,
+      pull: w.pull,
+    }
+  }
+
+  onProgress(listener: (progress: ProvisionerProgress) => void): () => void {
+    this.#progressListeners.add(listener)
+    return () => this.#progressListeners.delete(listener)
+  }
+
+  snapshot(): ProvisionerStatus {
+    const record = this.#store.instances.get(this.#settings.name)
+    return this.#statusFrom(this.#state, record, undefined, this.#cachedModelNames())
+  }
+
+  async status(options: { signal?: AbortSignal | undefined } = {}): Promise<ProvisionerStatus> {
+    const listed = ownedBy(
+      await this.#client.listInstances({
+        labels: managedLabels(this.#settings.name),
+        signal: options.signal,
+      }),
+      this.#settings.name,
+    )
+    const record = this.#store.instances.get(this.#settings.name)
+    const live = listed.filter((i) => !GOING.includes(i.state))
+    const cloud =
+      (record && listed.find((i) => i.id === record.instanceId)) ??
+      [...live].sort((a, b) => createdAtMs(a, 0) - createdAtMs(b, 0))[0]
+    let state = this.#state
+    // While this process is changing things, its own view is the freshest.
+    if (!this.#wake && !this.#lease.busy) state = this.#stateFromCloud(cloud, record)
+    let models = this.#cachedModelNames()
+    if (state === 'ready' && record) {
+      try {
+        const tags = await fetchTags(this.#endpoint(record), {
+          clock: this.#clock,
+          signal: options.signal,
+          timeoutMs: Math.min(this.#tuning.probeTimeoutMs, 5_000),
+        })
+        this.#store.metadata.put('/api/tags', tags)
+        models = namesOf(tags.models)
+      } catch (error) {
+        this.#log.debug({ err: error }, 'tags from the instance failed; using the cache')
+      }
+    }
+    return this.#statusFrom(state, record, cloud ?? null, models)
+  }
+
+  #stateFromCloud(cloud: Instance | undefined, record: InstanceRecord | null): ProvisionerState {
+    if (!cloud) return this.#state === 'error' ? 'error' : 'absent'
+    switch (cloud.state) {
+      case 'starting':
+        return 'provisioning'
+      case 'running':
+      case 'migrating':
+        if (!record || record.instanceId !== cloud.id) return 'booting'
+        if (record.state === 'ready' || record.state === 'stopping') return record.state
+        return 'booting'
+      case 'stopping':
+        return 'stopping'
+      case 'stopped':
+        return 'stopped'
+      case 'destroying':
+      case 'destroyed':
+      case 'expunging':
+        return 'destroying'
+      case 'error':
+        return 'error'
+      default:
+        return record ? record.state : 'provisioning'
+    }
+  }
+
+  /** `cloud`: the listed instance, null when the cloud showed none, undefined when not asked. */
+  #statusFrom(
+    state: ProvisionerState,
+    record: InstanceRecord | null,
+    cloud: Instance | null | undefined,
+    models: string[],
+  ): ProvisionerStatus {
+    const s = this.#settings
+    const usage = this.#usageCost()
+    const instance =
+      cloud?.id !== undefined && cloud.id !== null
+        ? {
+            id: cloud.id,
+            name: cloud.name ?? s.name,
+            zone: record?.instanceId === cloud.id ? record.zone : s.zone,
+            type: record?.instanceId === cloud.id ? record.instanceType : s.instanceType,
+            ip: cloud['public-ip'] ?? null,
+            created_at: cloud['created-at'] ?? isoOf(createdAtMs(cloud, this.#clock.now())),
+          }
+        : record && cloud === undefined
+          ? {
+              id: record.instanceId,
+              name: record.name,
+              zone: record.zone,
+              type: record.instanceType,
+              ip: record.ip,
+              created_at: isoOf(record.createdAt),
+            }
+          : null
+    const remaining = state === 'ready' ? this.#idleTimer.remainingMs() : null
+    const status: ProvisionerStatus = {
+      state,
+      simulated: this.simulated,
+      instance: state === 'absent' ? null : instance,
+      idle: {
+        timeout_s: s.idleTimeoutS,
+        remaining_s: remaining === null ? null : Math.ceil(remaining / 1000),
+        action: s.idleAction,
+      },
+      models,
+      cost: usage,
+    }
+    const boot = this.#wake?.boot
+    if ((state === 'provisioning' || state === 'booting') && boot) status.boot = bootView(boot)
+    if (state === 'error') {
+      status.error = this.#lastError ?? {
+        code: 'instance_error',
+        message: 'the instance is in an error state: destroy it (exollama destroy) and start again',
+      }
+    }
+    return status
+  }
+
+  #usageCost(): ProvisionerStatus['cost'] {
+    try {
+      const session = this.#store.usage.currentSession()
+      const month = this.#store.usage.monthToDate()
+      return {
+        currency: this.#store.usage.currency,
+        session: session ? session.cost : null,
+        month: month.cost,
+      }
+    } catch (error) {
+      this.#log.warn({ err: error }, 'usage ledger unreadable')
+      return { currency: this.#store.usage.currency, session: null, month: null }
+    }
+  }
+
+  #cachedModelNames(): string[] {
+    const cached = this.#store.metadata.get('/api/tags')?.body as { models?: unknown } | undefined
+    return Array.isArray(cached?.models) ? namesOf(cached.models as Record<string, unknown>[]) : []
+  }
+
+  async models(options: { signal?: AbortSignal | undefined } = {}): Promise<ModelSummary[]> {
+    const record = this.#store.instances.get(this.#settings.name)
+    if (this.#state === 'ready' && record) {
+      const tags = await fetchTags(this.#endpoint(record), {
+        clock: this.#clock,
+        signal: options.signal,
+        timeoutMs: this.#tuning.probeTimeoutMs,
+      })
+      this.#store.metadata.put('/api/tags', tags)
+      return summariesOf(tags.models)
+    }
+    const cached = this.#store.metadata.get('/api/tags')?.body as { models?: unknown } | undefined
+    return Array.isArray(cached?.models)
+      ? summariesOf(cached.models as Record<string, unknown>[])
+      : []
+  }
+
+  // ---- events and state -----------------------------------------------------------------------
+
+  #event(input: LifecycleEventInput): void {
+    try {
+      // Stamped with the provisioner's clock: the one its timers run on.
+      this.#store.events.append({ name: this.#settings.name, ts: this.#clock.now(), ...input })
+    } catch (error) {
+      this.#log.warn({ err: error, type: input.type }, 'could not record an event')
+    }
+  }
+
+  /** Moves to `to`, recording the transition (time spent in the previous state, who, why). */
+  #transition(
+    to: ProvisionerState,
+    input: Omit<LifecycleEventInput, 'message'> & { message?: string },
+  ): void {
+    const from = this.#state
+    const now = this.#clock.now()
+    const durationMs = input.durationMs ?? now - this.#stateSince
+    this.#state = to
+    this.#stateSince = now
+    if (to !== 'error') this.#lastError = null
+    this.#log.info({ from, to, reason: input.reason, actor: input.actor }, 'state')
+    this.#event({
+      ...input,
+      phase: input.phase ?? to,
+      durationMs,
+      message: input.message ?? `${from} → ${to}`,
+      data: { from, to, ...(input.data ?? {}) },
+    })
+  }
+
+  #emit(w: Wake | null, progress: ProvisionerProgress): void {
+    const targets = [...this.#progressListeners, ...(w ? w.listeners : [])]
+    for (const listener of targets) {
+      try {
+        listener(progress)
+      } catch (error) {
+        this.#log.warn({ err: error }, 'progress listener failed')
+      }
+    }
+  }
+
+  #phase(w: Wake, phase: string, message?: string): void {
+    w.phase = phase
+    this.#emit(w, {
+      kind: 'phase',
+      phase,
+      elapsedMs: this.#clock.now() - w.startedAt,
+      ...(message ? { message } : {}),
+      ...(w.boot ? { boot: { phase: w.boot.phase, percent: w.boot.percent } } : {}),
+    })
+  }
+
+  // ---- wake -----------------------------------------------------------------------------------
+
+  ensureReady(options: EnsureReadyOptions = {}): Promise<ReadyInstance> {
+    if (this.#closed) return Promise.reject(closedError())
+    if (this.#state === 'ready' && !this.#wake && this.#liveUpstream) {
+      return Promise.resolve(this.#liveUpstream)
+    }
+    const now = this.#clock.now()
+    const callerDeadline =
+      options.timeoutMs === undefined ? undefined : (options.startedAt ?? now) + options.timeoutMs
+    let wake = this.#wake
+    const joined = wake !== null
+    if (!wake) wake = this.#startWake(options)
+    const w = wake
+    const listener = options.onProgress
+    if (listener) w.listeners.add(listener)
+    // A caller that joins a wake with a shorter limit of its own leaves at that limit.
+    const ownLimit = joined && callerDeadline !== undefined && callerDeadline < w.deadline
+    return waitFor(w.promise, {
+      signal: options.signal,
+      clock: this.#clock,
+      deadline: ownLimit ? callerDeadline : undefined,
+      onDeadline: () =>
+        new ProvisionerError(
+          'wake_timeout',
+          `the instance was not ready within ${Math.round(((callerDeadline ?? now) - (options.startedAt ?? now)) / 1000)} s (it is still ${this.#state}; the wake goes on): wait longer (--timeout) or check exollama status`,
+          { kind: 'timeout' },
+        ),
+    }).finally(() => {
+      if (listener) w.listeners.delete(listener)
+    })
+  }
+
+  #startWake(options: EnsureReadyOptions): Wake {
+    const now = this.#clock.now()
+    const startedAt = options.startedAt ?? now
+    const timeoutMs = options.timeoutMs ?? this.#settings.wakeTimeoutS * 1000
+    const { reason, actor } = describeReason(options.reason, 'wake')
+    const controller = new AbortController()
+    const w: Wake = {
+      id: ++this.#wakeSeq,
+      reason,
+      actor,
+      startedAt,
+      deadline: startedAt + timeoutMs,
+      timeoutMs,
+      controller,
+      deadlineTimer: { cancel: () => {} },
+      promise: Promise.resolve() as unknown as Promise<ReadyInstance>,
+      listeners: new Set(),
+      owned: false,
+      postSent: false,
+      created: false,
+      rebootSince: undefined,
+      intentId: undefined,
+      instanceId: undefined,
+      wasReady: false,
+      phase: 'waking',
+      boot: null,
+      bootPhaseSince: startedAt,
+      lastNotYet: null,
+      lastCloudError: null,
+      pull: null,
+    }
+    w.deadlineTimer = timerAt(this.#clock, w.deadline, () => controller.abort(new WakeDeadline()))
+    this.#wake = w
+    this.#event({
+      type: 'wake',
+      reason,
+      actor,
+      message: `wake requested (${reason}); deadline in ${Math.round((w.deadline - now) / 1000)} s`,
+      data: { wake: w.id, timeoutMs },
+    })
+    const run = this.#runWake(w).finally(() => {
+      w.deadlineTimer.cancel()
+      if (this.#wake === w) this.#wake = null
+    })
+    w.promise = run
+    this.#track(run)
+    return w
+  }
+
+  /** Moves the wake's deadline earlier (an adopted wake that began elsewhere). */
+  #tightenDeadline(w: Wake, deadline: number): void {
+    if (deadline >= w.deadline) return
+    w.deadline = deadline
+    w.deadlineTimer.cancel()
+    w.deadlineTimer = timerAt(this.#clock, deadline, () => w.controller.abort(new WakeDeadline()))
+  }
+
+  async #runWake(w: Wake): Promise<ReadyInstance> {
+    const signal = w.controller.signal
+    try {
+      let record = await this.#acquireWithRetry(w)
+      const id = record.instanceId
+      w.instanceId = id
+
+      // Running, as Exoscale sees it (a finished operation is not a running instance).
+      const running = await this.#client.waitForInstanceState(id, ['running'], { signal })
+      const ip = running['public-ip'] ?? record.ip
+      if (!ip) {
+        throw new ProvisionerError(
+          'instance_bad_answer',
+          `instance ${id} runs without a public IPv4 address: exollama needs one; destroy it`,
+          { kind: 'cloud' },
+        )
+      }
+      if (record.state !== 'booting' || record.ip !== ip) {
+        record =
+          this.#store.instances.update(this.#settings.name, {
+            ip,
+            state: w.wasReady ? 'ready' : 'booting',
+          }) ?? record
+      }
+      if (this.#state !== 'booting' && !w.wasReady) {
+        this.#transition('booting', {
+          type: 'boot',
+          reason: w.reason,
+          actor: w.actor,
+          instanceId: id,
+          message: `instance ${id} is running at ${ip}; waiting for its boot`,
+        })
+      }
+      this.#phase(w, 'booting')
+
+      const endpoint = this.#endpoint(record)
+      await waitForBootReady(endpoint, {
+        clock: this.#clock,
+        signal,
+        probeTimeoutMs: this.#tuning.probeTimeoutMs,
+        initialDelayMs: this.#tuning.bootPollInitialMs,
+        maxDelayMs: this.#tuning.bootPollMaxMs,
+        onStatus: (status) => this.#onBootStatus(w, status, id),
+        onNotYet: (detail) => {
+          w.lastNotYet = detail
+        },
+        ...(w.rebootSince === undefined
+          ? {}
+          : { freshSince: { sinceMs: w.rebootSince, toleranceMs: BOOT_STATUS_SKEW_MS } }),
+      })
+
+      const version = await waitForOllamaVersion(endpoint, {
+        clock: this.#clock,
+        signal,
+        probeTimeoutMs: this.#tuning.probeTimeoutMs,
+        initialDelayMs: this.#tuning.bootPollInitialMs,
+        maxDelayMs: this.#tuning.bootPollMaxMs,
+        onNotYet: (detail) => {
+          w.lastNotYet = detail
+        },
+      })
+      assertOllamaVersion(version, this.#settings.minOllamaVersion)
+      this.#store.instances.update(this.#settings.name, { ollamaVersion: version })
+      this.#store.metadata.put('/api/version', { version })
+
+      if (!w.wasReady) {
+        for (const model of this.#settings.models) await this.#preload(w, endpoint, model)
+      }
+      try {
+        const tags = await fetchTags(endpoint, {
+          clock: this.#clock,
+          signal,
+          timeoutMs: this.#tuning.probeTimeoutMs,
+        })
+        this.#store.metadata.put('/api/tags', tags)
+      } catch (error) {
+        if (signal.aborted) throw error
+        this.#log.warn({ err: error }, 'could not read the models of the ready instance')
+      }
+
+      record = this.#store.instances.update(this.#settings.name, { state: 'ready' }) ?? record
+      this.#transition('ready', {
+        type: 'ready',
+        reason: w.reason,
+        actor: w.actor,
+        instanceId: id,
+        durationMs: this.#clock.now() - w.startedAt,
+        message: `instance ${id} is ready (Ollama ${version}) after ${Math.round((this.#clock.now() - w.startedAt) / 1000)} s`,
+        data: { ollamaVersion: version, wake: w.id },
+      })
+      this.#phase(w, 'ready')
+      this.#onReady(record)
+      return this.#ready(record)
+    } catch (error) {
+      throw await this.#failWake(w, error)
+    }
+  }
+
+  #onBootStatus(w: Wake, status: BootStatus, instanceId: string): void {
+    const previous = w.boot
+    w.boot = status
+    if (previous?.phase !== status.phase) {
+      const now = this.#clock.now()
+      this.#event({
+        type: 'boot',
+        phase: status.phase,
+        instanceId,
+        // How long the previous phase took (as far as polling can tell).
+        durationMs: previous ? now - w.bootPhaseSince : null,
+        message: previous
+          ? `boot phase ${status.phase} (${status.percent}%), after ${previous.phase}`
+          : `boot phase ${status.phase} (${status.percent}%)`,
+        data: {
+          percent: status.percent,
+          state: status.state,
+          gpu: status.gpu,
+          previous: previous?.phase ?? null,
+        },
+      })
+      w.bootPhaseSince = now
+    }
+    if (previous?.phase !== status.phase || previous.percent !== status.percent) {
+      this.#phase(w, 'booting')
+    }
+  }
+
+  async #preload(w: Wake, endpoint: InstanceEndpoint, model: string): Promise<void> {
+    const started = this.#clock.now()
+    this.#phase(w, 'pulling-model', `pulling ${model}`)
+    await pullModel(endpoint, model, {
+      clock: this.#clock,
+      signal: w.controller.signal,
+      onProgress: (p) => {
+        w.pull = {
+          model,
+          status: p.status,
+          ...(p.completed === undefined ? {} : { completed: p.completed }),
+          ...(p.total === undefined ? {} : { total: p.total }),
+        }
+        this.#emit(w, { kind: 'pull', ...w.pull })
+      },
+    })
+    w.pull = null
+    this.#event({
+      type: 'pull',
+      phase: 'model-pull',
+      instanceId: w.instanceId ?? null,
+      durationMs: this.#clock.now() - started,
+      reason: 'EXOLLAMA_MODEL preload',
+      message: `model ${model} pulled`,
+      data: { model },
+    })
+  }
+
+  /** #acquire, retried while the cloud blips and nothing has been created yet. */
+  async #acquireWithRetry(w: Wake): Promise<InstanceRecord> {
+    let delay = this.#tuning.transientRetryMs
+    for (;;) {
+      try {
+        return await this.#lease.run((fence) => this.#acquire(w, fence), {
+          signal: w.controller.signal,
+          waitMs: Math.max(0, w.deadline - this.#clock.now()),
+        })
+      } catch (error) {
+        if (w.controller.signal.aborted || w.postSent || !isTransientCloudFailure(error))
+          throw error
+        w.lastCloudError = errorSummary(error).message
+        this.#log.warn({ err: error }, 'the cloud failed during a wake; retrying')
+        await this.#clock.sleep(delay, w.controller.signal)
+        delay = Math.min(10_000, delay * 2)
+      }
+    }
+  }
+
+  /**
+   * Under the lease: re-reads store and cloud, then adopts what exists (starting it when
+   * stopped) or creates a new instance. Never creates after a failed list.
+   */
+  async #acquire(w: Wake, fence: Fence): Promise<InstanceRecord> {
+    const signal = w.controller.signal
+    const name = this.#settings.name
+    const listed = ownedBy(
+      await this.#client.listInstances({ labels: managedLabels(name), signal }),
+      name,
+    ).filter((i): i is Instance & { id: string } => typeof i.id === 'string')
+    let record = this.#store.instances.get(name)
+    const intents = this.#store.intents.list({ name, limit: 200 })
+    const intentById = new Map(intents.map((i) => [i.id, i]))
+    const usable = (i: Instance) => {
+      const intent = intentById.get(intentOf(i) ?? '')
+      return intent?.secrets && intent.tlsCertPem ? intent : undefined
+    }
+    const live = listed.filter((i) => !GOING.includes(i.state))
+    let keeper = record ? live.find((i) => i.id === record?.instanceId) : undefined
+    if (!keeper) {
+      keeper = live
+        .filter((i) => usable(i))
+        .sort((a, b) => createdAtMs(a, 0) - createdAtMs(b, 0) || a.id.localeCompare(b.id))[0]
+    }
+
+    if (!keeper && record && !listed.some((i) => i.id === record?.instanceId)) {
+      // The list did not show the store's instance: only a 404 for its id proves it is gone.
+      try {
+        const again = await this.#client.getInstance(record.instanceId, { signal })
+        if (again.id && !GOING.includes(again.state)) keeper = { ...again, id: again.id }
+      } catch (error) {
+        if (!isExoscaleError(error, 'exoscale_not_found')) throw error
+      }
+    }
+
+    if (!keeper) {
+      const foreign = live.filter((i) => i.id !== record?.instanceId)
+      if (foreign.length > 0) {
+        throw new ProvisionerError(
+          'foreign_instance',
+          `instance ${foreign.map((i) => i.id).join(', ')} is labelled exollama-name=${name} but this data directory holds no keys for it (another EXOLLAMA_DATA_DIR made it, or its store was lost): run "exollama destroy" to delete it, or use another EXOLLAMA_NAME; the reconcile loop deletes it ${Math.round(this.#tuning.orphanGraceMs / 60_000)} min after its creation`,
+          { kind: 'config' },
+        )
+      }
+      // Ours, but on its way out: let it go before making a new one.
+      for (const going of listed.filter((i) => GOING.includes(i.state))) {
+        await this.#client.waitForInstanceGone(going.id, { signal })
+      }
+      if (record) this.#forgetRecord(record, 'its instance no longer exists')
+      for (const intent of intents) {
+        if (intent.state === 'pending') {
+          this.#store.intents.markAbandoned(intent.id, 'no instance carries its label')
+        }
+      }
+      return this.#create(w, fence)
+    }
+
+    // Adopt what exists, with the secrets its creator stored.
+    if (!record || record.instanceId !== keeper.id) {
+      const intent = usable(keeper) as Intent
+      record = this.#store.instances.save(
+        recordFromIntent(intent, keeper, this.#clock.now()),
+        fence,
+      )
+      if (intent.state === 'pending') {
+        this.#store.intents.markCreated(intent.id, { instanceId: keeper.id })
+      }
+      this.#event({
+        type: 'adopt',
+        instanceId: keeper.id,
+        reason: w.reason,
+        message: `adopted instance ${keeper.id} (intent ${intent.id}, ${keeper.state ?? 'unknown state'})`,
+      })
+    }
+    w.instanceId = keeper.id
+    this.#ensureSession(record, keeper)
+    switch (keeper.state) {
+      case 'running':
+      case 'migrating':
+        if (record.state === 'ready') {
+          w.wasReady = true
+        } else {
+          this.#adoptInProgress(w, record, 'booting')
+        }
+        return record
+      case 'stopped':
+        return this.#startStopped(w, record)
+      case 'stopping':
+        await this.#client.waitForInstanceState(keeper.id, ['stopped'], { signal })
+        return this.#startStopped(w, record)
+      case 'error': {
+        await this.#deleteInstance(keeper.id, 'it is in Exoscale error state')
+        this.#forgetRecord(record, 'it was in error state and was deleted')
+        return this.#create(w, fence)
+      }
+      default:
+        // starting: someone's wake (ours before a crash, or another process's) is under way.
+        this.#adoptInProgress(w, record, 'provisioning')
+        return record
+    }
+  }
+
+  /** Joins a wake begun elsewhere: its deadline counts from when that wake began. */
+  #adoptInProgress(w: Wake, record: InstanceRecord, state: ProvisionerState): void {
+    w.owned = true
+    // Started long after its creation: a restart, whose disk holds the previous boot's status.
+    if (record.startedAt !== null && record.startedAt - record.createdAt > RESTART_AFTER_MS) {
+      w.rebootSince = record.startedAt
+    }
+    this.#tightenDeadline(
+      w,
+      (record.startedAt ?? record.createdAt) + this.#settings.wakeTimeoutS * 1000,
+    )
+    if (this.#state !== state) {
+      this.#transition(state, {
+        type: 'adopt',
+        reason: w.reason,
+        actor: w.actor,
+        instanceId: record.instanceId,
+        message: `waiting for instance ${record.instanceId}, which a previous wake started`,
+      })
+    }
+    this.#phase(w, state)
+  }
+
+  async #startStopped(w: Wake, record: InstanceRecord): Promise<InstanceRecord> {
+    const signal = w.controller.signal
+    this.#cancelDestroyAfter()
+    this.#transition('provisioning', {
+      type: 'start',
+      reason: w.reason,
+      actor: w.actor,
+      instanceId: record.instanceId,
+      message: `starting stopped instance ${record.instanceId}`,
+    })
+    this.#phase(w, 'provisioning')
+    w.owned = true
+    // Before the call: any boot status written after this moment is this boot's.
+    const requestedAt = this.#clock.now()
+    w.rebootSince = requestedAt
+    const op = await this.#client.startInstance(record.instanceId, { signal })
+    await this.#client.waitForOperation(op, { signal })
+    const now = this.#clock.now()
+    const updated =
+      this.#store.instances.update(this.#settings.name, {
+        state: 'provisioning',
+        startedAt: requestedAt,
+      }) ?? record
+    this.#store.usage.startSession({
+      instanceId: updated.instanceId,
+      instanceType: updated.instanceType,
+      startedAt: now,
+    })
+    return updated
+  }
+
+  async #create(w: Wake, fence: Fence): Promise<InstanceRecord> {
+    const signal = w.controller.signal
+    const s = this.#settings
+    this.#transition('provisioning', {
+      type: 'create',
+      reason: w.reason,
+      actor: w.actor,
+      message: `creating a ${s.instanceType} instance in ${s.zone} (${w.reason})`,
+    })
+    this.#phase(w, 'provisioning')
+    const plan = await resolveCreatePlan(this.#client, s, signal)
+    const sg = await ensureSecurityGroup(
+      { client: this.#client, logger: this.#log, signal },
+      s.name,
+      s.allowedCidrs,
+    )
+    this.#noteSecurityGroup(sg)
+    const credentials = await generateInstanceCredentials({ clock: this.#clock })
+    const ollamaKey = s.ollamaKey ?? credentials.ollamaKey
+    let userData: string
+    try {
+      userData = buildUserData({
+        name: s.name,
+        ollamaKey,
+        tls: { certPem: credentials.certPem, keyPem: credentials.keyPem },
+        gpu: plan.gpu,
+        ubuntu: plan.ubuntu,
+        idleTimeoutS: s.idleTimeoutS,
+        maxLifetimeS: s.maxLifetimeS,
+        watchdogGraceS: s.watchdogGraceS,
+        preloadModels: s.models,
+        allowedCidrs: s.allowedCidrs,
+        ollamaImageTag: s.ollamaImageTag,
+        keepAlive: s.keepAlive,
+      }).userData
+    } catch (error) {
+      throw explainRecipeError(error)
+    }
+
+    // Durable before the POST (synchronous=FULL, lease re-checked in the same transaction):
+    // after a crash, the instance is found by this id and talked to with these secrets.
+    const intent = this.#store.intents.create(
+      {
+        name: s.name,
+        zone: plan.zone,
+        instanceType: plan.instanceTypeName,
+        template: plan.template.name,
+        tlsCertPem: credentials.certPem,
+        secrets: { ollamaKey, tlsKeyPem: credentials.keyPem },
+      },
+      fence,
+    )
+    w.intentId = intent.id
+    this.#event({
+      type: 'create',
+      reason: w.reason,
+      actor: w.actor,
+      message: `creating instance ${s.name} (intent ${intent.id})`,
+      data: {
+        intent: intent.id,
+        zone: plan.zone,
+        type: plan.instanceTypeName,
+        template: plan.template.name,
+        templateId: plan.template.id,
+        diskGiB: plan.diskSizeGiB,
+        gpu: plan.gpu,
+      },
+    })
+    if (!this.#lease.holds(fence)) {
+      this.#store.intents.markAbandoned(intent.id, 'lease lost before the create call')
+      throw new ProvisionerError(
+        'lease_busy',
+        'another exollama process took over while this one was about to create the instance: retry',
+        { kind: 'cloud' },
+      )
+    }
+    const request: CreateInstanceRequest = {
+      name: s.name,
+      'instance-type': { id: plan.instanceType.id },
+      template: { id: plan.template.id },
+      'disk-size': plan.diskSizeGiB,
+      'security-groups': [{ id: sg.id }],
+      labels: instanceLabels(s.name, intent.id),
+      'public-ip-assignment': 'inet4',
+      'user-data': userData,
+    }
+    const ctx = { zone: plan.zone, instanceType: plan.instanceTypeName }
+
+    let op
+    w.postSent = true
+    try {
+      op = await this.#client.createInstance(request, { signal })
+    } catch (error) {
+      if (signal.aborted) {
+        // The call may have landed: the failure path finds it by its intent label.
+        w.owned = true
+        throw error
+      }
+      if (isAmbiguousCreateFailure(error)) {
+        this.#event({
+          type: 'create',
+          errorCode: errorSummary(error).code,
+          message: `the create call failed without a clear answer; looking for intent ${intent.id}`,
+        })
+        const found = await this.#findByIntent(intent.id, signal)
+        if (found) {
+          w.owned = true
+          return this.#recordCreated(w, intent, found, undefined, fence)
+        }
+        this.#store.intents.markAbandoned(
+          intent.id,
+          `create failed (${errorSummary(error).code}); no instance carries the label`,
+        )
+        throw new ProvisionerError(
+          'create_unconfirmed',
+          `the create call failed without a clear answer (${errorSummary(error).code}) and no instance carries its intent label: nothing was created and it is never repeated blindly; retry`,
+          { kind: 'cloud', cause: error },
+        )
+      }
+      this.#store.intents.markAbandoned(intent.id, errorSummary(error).message)
+      throw explainCreateError(error, ctx)
+    }
+    w.owned = true
+    if (op.id) this.#store.intents.setOperation(intent.id, op.id)
+
+    let instanceId: string | undefined
+    try {
+      const done = await this.#client.waitForOperation(op, { signal })
+      instanceId = done.reference?.id
+    } catch (error) {
+      if (signal.aborted) throw error
+      if (
+        isExoscaleError(
+          error,
+          'exoscale_operation_failed',
+          'exoscale_capacity_unavailable',
+          'exoscale_quota_exceeded',
+        )
+      ) {
+        // A definite failure: remove whatever it left behind (an instance in error state).
+        for (const left of await this.#listByIntent(intent.id, signal).catch(() => [])) {
+          await this.#deleteInstance(left.id, 'its create operation failed').catch(() => {})
+        }
+        this.#store.intents.markAbandoned(intent.id, errorSummary(error).message)
+        w.owned = false
+        throw explainCreateError(error, ctx)
+      }
+    }
+    const instance = instanceId
+      ? await this.#client.getInstance(instanceId, { signal })
+      : await this.#findByIntent(intent.id, signal)
+    if (!instance?.id) {
+      this.#store.intents.markAbandoned(intent.id, 'the create operation named no instance')
+      throw new ProvisionerError(
+        'create_unconfirmed',
+        `the create operation ended without naming an instance and none carries intent ${intent.id}: retry`,
+        { kind: 'cloud' },
+      )
+    }
+    return this.#recordCreated(w, intent, instance as Instance & { id: string }, op.id, fence)
+  }
+
+  #recordCreated(
+    w: Wake,
+    intent: Intent,
+    instance: Instance & { id: string },
+    operationId: string | undefined,
+    fence: Fence,
+  ): InstanceRecord {
+    const now = this.#clock.now()
+    const current = this.#store.intents.get(intent.id)
+    if (current?.state === 'pending') {
+      this.#store.intents.markCreated(intent.id, {
+        instanceId: instance.id,
+        ...(operationId ? { operationId } : {}),
+      })
+    }
+    const input = recordFromIntent(intent, instance, now)
+    const record = this.#store.instances.save(
+      { ...input, state: 'provisioning', startedAt: now },
+      fence,
+    )
+    this.#store.usage.startSession({
+      instanceId: instance.id,
+      instanceType: record.instanceType,
+      startedAt: now,
+    })
+    w.instanceId = instance.id
+    w.created = true
+    this.#event({
+      type: 'create',
+      instanceId: instance.id,
+      reason: w.reason,
+      message: `instance ${instance.id} created (intent ${intent.id})`,
+      data: { intent: intent.id, operation: operationId ?? null },
+    })
+    return record
+  }
+
+  async #listByIntent(
+    intentId: string,
+    signal?: AbortSignal,
+  ): Promise<(Instance & { id: string })[]> {
+    const filter = intentFilter(this.#settings.name, intentId)
+    const listed = await this.#client.listInstances({ labels: filter, signal })
+    return ownedBy(listed, this.#settings.name).filter(
+      (i): i is Instance & { id: string } => typeof i.id === 'string' && intentOf(i) === intentId,
+    )
+  }
+
+  /**
+   * After an ambiguous create failure: list by the intent label, a few times (the instance may
+   * show up a moment late). Throws the last list error when no list succeeded: absence was
+   * never established, so nothing may be concluded.
+   */
+  async #findByIntent(
+    intentId: string,
+    signal?: AbortSignal,
+  ): Promise<(Instance & { id: string }) | undefined> {
+    let succeeded = false
+    let lastError: unknown
+    for (const pause of [0, ...this.#tuning.ambiguousCreateChecksMs]) {
+      if (pause > 0) await this.#clock.sleep(pause, signal)
+      try {
+        const found = await this.#listByIntent(intentId, signal)
+        succeeded = true
+        const live = found.filter((i) => !GOING.includes(i.state))
+        if (live[0]) return live[0]
+      } catch (error) {
+        if (signal?.aborted) throw error
+        lastError = error
+      }
+    }
+    if (!succeeded) throw lastError
+    return undefined
+  }
+
+  async #failWake(w: Wake, error: unknown): Promise<Error> {
+    const reason: unknown = w.controller.signal.reason
+    if (this.#closed || reason instanceof WakeCancelled) {
+      const by = reason instanceof WakeCancelled ? reason.by : 'shutdown'
+      return new ProvisionerError(
+        by === 'shutdown' ? 'provisioner_closed' : 'wake_aborted',
+        by === 'shutdown'
+          ? 'exollama is shutting down; the instance was left as it is'
+          : `the wake was cancelled by ${by}`,
+        { kind: 'cloud' },
+      )
+    }
+    const deadline = reason instanceof WakeDeadline
+    const bootFailed = error instanceof BootFailure
+    const unusable =
+      deadline ||
+      bootFailed ||
+      isProvisionerError(
+        error,
+        'vm_ollama_too_old',
+        'instance_key_rejected',
+        'instance_bad_answer',
+        'model_pull_failed',
+      ) ||
+      (error instanceof ExollamaError && error.code === 'tls_pin_mismatch') ||
+      isExoscaleError(error, 'exoscale_operation_failed')
+    let destroyed = 'no' as 'yes' | 'failed' | 'no'
+    let destroyError: { code: string; message: string } | null = null
+    this.#clearLive()
+    if ((w.owned || unusable) && (w.instanceId || (w.intentId && w.postSent))) {
+      try {
+        await this.#lease.run(
+          async () => {
+            const ids = new Set<string>()
+            if (w.instanceId) ids.add(w.instanceId)
+            if (w.intentId && w.postSent) {
+              for (const i of await this.#listByIntent(w.intentId)) {
+                if (!GOING.includes(i.state)) ids.add(i.id)
+              }
+            }
+            if (ids.size === 0) return
+            await this.#destroyLocked({
+              ids: [...ids],
+              actor: deadline ? 'wake deadline' : 'failed wake',
+              reason: deadline ? 'not ready in time' : `wake failed: ${errorSummary(error).code}`,
+              settle: false,
+            })
+            destroyed = 'yes'
+          },
+          { waitMs: this.#tuning.mutationTimeoutMs },
+        )
+      } catch (destroyFailure) {
+        destroyed = 'failed'
+        destroyError = errorSummary(destroyFailure)
+        this.#log.error({ err: destroyFailure }, 'could not destroy the instance of a failed wake')
+      }
+    }
+    const fate =
+      destroyed === 'yes'
+        ? 'it was destroyed'
+        : destroyed === 'failed'
+          ? `destroying it failed too (${destroyError?.code}); the reconcile loop keeps trying`
+          : ''
+    let final: Error
+    if (deadline) {
+      final = new ProvisionerError(
+        'wake_timeout',
+        `the instance was not ready within ${Math.round(w.timeoutMs / 1000)} s (${this.#whereStuck(w)})${fate ? `: ${fate}` : ''}; raise EXOLLAMA_WAKE_TIMEOUT (or --timeout) if boots are slow here (GPU types take longer), or check the instance's boot log`,
+        { kind: 'timeout', cause: error },
+      )
+    } else if (bootFailed) {
+      const status = error.status
+      final = new ProvisionerError(
+        'boot_failed',
+        `the instance failed to boot at step ${status.phase}: ${status.error ?? 'no reason given'}${fate ? `; ${fate}` : ''}`,
+        { kind: 'cloud', cause: error },
+      )
+    } else if (error instanceof Error) {
+      final = error
+    } else {
+      final = new ProvisionerError('boot_failed', String(error), { kind: 'internal' })
+    }
+    const summary = errorSummary(final)
+    this.#lastError = summary
+    this.#transition('error', {
+      type: 'error',
+      reason: w.reason,
+      actor: w.actor,
+      errorCode: summary.code,
+      instanceId: w.instanceId ?? null,
+      message: summary.message,
+      data: { wake: w.id, destroyed },
+    })
+    return final
+  }
+
+  #whereStuck(w: Wake): string {
+    if (w.pull) return `pulling model ${w.pull.model}: ${w.pull.status}`
+    if (w.boot) return `last boot phase ${w.boot.phase}, ${w.boot.percent}%`
+    if (w.phase === 'booting') {
+      return `the instance never answered on port ${INSTANCE_PORT}${w.lastNotYet ? ` (${w.lastNotYet})` : ''}`
+    }
+    if (w.lastCloudError) return `the Exoscale API kept failing: ${w.lastCloudError}`
+    if (w.instanceId) return 'Exoscale had not started the instance'
+    if (w.postSent) return 'Exoscale had not finished creating the instance'
+    return `still ${w.phase}`
+  }
+
+  #ready(record: InstanceRecord): ReadyInstance {
+    const endpoint = this.#endpoint(record)
+    return {
+      origin: endpoint.origin,
+      dispatcher: endpoint.dispatcher,
+      headers: endpoint.headers,
+      instance: {
+        id: record.instanceId,
+        name: record.name,
+        zone: record.zone,
+        type: record.instanceType,
+        ip: record.ip,
+        created_at: isoOf(record.createdAt),
+      },
+    }
+  }
+
+  #endpoint(record: InstanceRecord): InstanceEndpoint {
+    const cached = this.#endpoints.get(record.instanceId)
+    if (
+      cached &&
+      cached.fingerprint === record.tlsFingerprint &&
+      cached.endpoint.origin === this.#instanceOrigin(record.ip ?? '', record.instanceId)
+    ) {
+      return cached.endpoint
+    }
+    if (cached) void closeDispatcher(cached.endpoint.dispatcher)
+    const endpoint: InstanceEndpoint = {
+      instanceId: record.instanceId,
+      origin: this.#instanceOrigin(record.ip ?? '0.0.0.0', record.instanceId),
+      dispatcher: this.#createAgent(record.tlsCertPem),
+      headers: Object.freeze({ 'X-Ollama-Key': record.secrets.ollamaKey.reveal() }),
+    }
+    this.#endpoints.set(record.instanceId, { fingerprint: record.tlsFingerprint, endpoint })
+    return endpoint
+  }
+
+  #dropEndpoint(instanceId: string): void {
+    const cached = this.#endpoints.get(instanceId)
+    if (!cached) return
+    this.#endpoints.delete(instanceId)
+    void closeDispatcher(cached.endpoint.dispatcher)
+  }
+
+  #ensureSession(record: InstanceRecord, cloud: Instance): void {
+    if (cloud.state !== 'running' && cloud.state !== 'starting' && cloud.state !== 'migrating') {
+      return
+    }
+    this.#store.usage.startSession({
+      instanceId: record.instanceId,
+      instanceType: record.instanceType,
+      startedAt: record.startedAt ?? record.createdAt,
+    })
+  }
+
+  // ---- ready, idle, lifetime ------------------------------------------------------------------
+
+  #newIdleTimer(): IdleTimer {
+    return new IdleTimer({
+      clock: this.#clock,
+      activity: this.activity,
+      timeoutMs: this.#settings.idleTimeoutS * 1000,
+      onIdle: () => this.#track(this.#runIdleAction()),
+    })
+  }
+
+  #clearLive(): void {
+    this.#live = null
+    this.#liveUpstream = null
+  }
+
+  #onReady(record: InstanceRecord): void {
+    this.#live = record.instanceId
+    this.#liveUpstream = this.#ready(record)
+    // A fresh instance starts a new idle period (a request in flight keeps it going anyway).
+    this.activity.touch()
+    this.#idleTimer.arm()
+    this.#cancelDestroyAfter()
+    this.#armLifetime(record.instanceId, record.createdAt)
+  }
+
+  #armLifetime(instanceId: string, createdAt: number): void {
+    if (this.#lifetimeTimer?.instanceId === instanceId) return
+    this.#lifetimeTimer?.timer.cancel()
+    const at = createdAt + this.#settings.maxLifetimeS * 1000
+    this.#lifetimeTimer = {
+      instanceId,
+      timer: timerAt(this.#clock, at, () => this.#track(this.#lifetimeReached(instanceId))),
+    }
+  }
+
+  async #lifetimeReached(instanceId: string): Promise<void> {
+    await this.#lease.run(async () => {
+      const record = this.#store.instances.get(this.#settings.name)
+      if (!record || record.instanceId !== instanceId) return
+      const limit = record.createdAt + this.#settings.maxLifetimeS * 1000
+      if (this.#clock.now() < limit) return
+      this.#wake?.controller.abort(new WakeCancelled('the max lifetime'))
+      this.#event({
+        type: 'lifetime',
+        instanceId,
+        actor: 'lifetime timer',
+        reason: `EXOLLAMA_MAX_LIFETIME ${this.#settings.maxLifetimeS} s reached`,
+        message: `instance ${instanceId} reached its max lifetime`,
+      })
+      await this.#destroyLocked({
+        ids: [instanceId],
+        actor: 'lifetime timer',
+        reason: `max lifetime of ${this.#settings.maxLifetimeS} s reached`,
+      })
+    })
+  }
+
+  async #runIdleAction(): Promise<void> {
+    await this.#lease.run(async () => {
+      const timeoutMs = this.#settings.idleTimeoutS * 1000
+      const deadline = this.activity.idleDeadline(timeoutMs)
+      if (this.#state !== 'ready' || this.#wake) return
+      if (deadline === null || deadline > this.#clock.now()) {
+        this.#idleTimer.arm()
+        return
+      }
+      const record = this.#store.instances.get(this.#settings.name)
+      if (!record) return
+      const idleS = Math.round((this.#clock.now() - (deadline - timeoutMs)) / 1000)
+      const reason = `idle for ${idleS} s (EXOSCALE_IDLE_TIMEOUT ${this.#settings.idleTimeoutS} s)`
+      this.#event({
+        type: 'idle',
+        actor: 'idle timer',
+        reason,
+        instanceId: record.instanceId,
+        message: `no activity for ${idleS} s: ${this.#settings.idleAction}`,
+      })
+      if (this.#settings.idleAction === 'stop') {
+        await this.#stopLocked(record, { actor: 'idle timer', reason })
+      } else {
+        await this.#destroyLocked({ ids: [record.instanceId], actor: 'idle timer', reason })
+      }
+    })
+  }
+
+  #cancelDestroyAfter(): void {
+    this.#destroyAfterTimer?.timer.cancel()
+    this.#destroyAfterTimer = null
+  }
+
+  #armDestroyAfter(instanceId: string, stoppedAt: number): void {
+    if (this.#destroyAfterTimer?.instanceId === instanceId) return
+    this.#cancelDestroyAfter()
+    const at = stoppedAt + this.#settings.destroyAfterS * 1000
+    this.#destroyAfterTimer = {
+      instanceId,
+      timer: timerAt(this.#clock, at, () =>
+        this.#track(
+          this.#lease.run(async () => {
+            const record = this.#store.instances.get(this.#settings.name)
+            if (record?.instanceId !== instanceId || record.state !== 'stopped' || this.#wake) {
+              return
+            }
+            await this.#destroyLocked({
+              ids: [instanceId],
+              actor: 'destroy-after timer',
+              reason: `stopped for ${this.#settings.destroyAfterS} s (EXOLLAMA_DESTROY_AFTER)`,
+            })
+          }),
+        ),
+      ),
+    }
+  }
+
+  // ---- stop and destroy -----------------------------------------------------------------------
+
+  async #deleteInstance(id: string, why: string): Promise<void> {
+    try {
+      const op = await this.#client.deleteInstance(id)
+      await this.#client.waitForOperation(op, { timeoutMs: this.#tuning.mutationTimeoutMs })
+    } catch (error) {
+      // Already gone, or already being deleted, is what we wanted.
+      if (!isExoscaleError(error, 'exoscale_not_found') && !(await this.#alreadyGoing(id, error))) {
+        throw error
+      }
+    }
+    this.#log.info({ instance: id, why }, 'instance deleted')
+    try {
+      this.#store.usage.endSession(id)
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not close the usage session')
+    }
+    this.#dropEndpoint(id)
+  }
+
+  /** After a refused delete (409): whether the instance is already on its way out. */
+  async #alreadyGoing(id: string, error: unknown): Promise<boolean> {
+    if (!isExoscaleError(error, 'exoscale_conflict')) return false
+    try {
+      return GOING.includes((await this.#client.getInstance(id)).state)
+    } catch (again) {
+      return isExoscaleError(again, 'exoscale_not_found')
+    }
+  }
+
+  /**
+   * Deletes instances (the current one, duplicates, …) and moves to `absent`. Runs under the
+   * lease. The store record goes once its instance is deleted.
+   */
+  async #destroyLocked(input: {
+    ids: string[]
+    actor: string
+    reason: string
+    /** False: leave the final transition to the caller (a failed wake ends in `error`). */
+    settle?: boolean
+  }): Promise<void> {
+    const name = this.#settings.name
+    const record = this.#store.instances.get(name)
+    const started = this.#clock.now()
+    this.#idleTimer.disarm()
+    this.#cancelDestroyAfter()
+    if (this.#lifetimeTimer && input.ids.includes(this.#lifetimeTimer.instanceId)) {
+      this.#lifetimeTimer.timer.cancel()
+      this.#lifetimeTimer = null
+    }
+    const current = record && input.ids.includes(record.instanceId) ? record : null
+    if (current) this.#store.instances.update(name, { state: 'destroying' })
+    if (this.#live !== null && input.ids.includes(this.#live)) this.#clearLive()
+    this.#transition('destroying', {
+      type: 'destroy',
+      actor: input.actor,
+      reason: input.reason,
+      instanceId: current?.instanceId ?? input.ids[0] ?? null,
+      message: `destroying ${input.ids.join(', ')} (${input.reason})`,
+    })
+    let failure: unknown
+    for (const id of input.ids) {
+      try {
+        await this.#deleteInstance(id, input.reason)
+      } catch (error) {
+        failure ??= error
+        this.#log.error({ err: error, instance: id }, 'delete failed')
+      }
+    }
+    if (failure) {
+      const summary = errorSummary(failure)
+      if (input.settle !== false) {
+        this.#lastError = summary
+        this.#transition('error', {
+          type: 'error',
+          actor: input.actor,
+          errorCode: summary.code,
+          message: `destroy failed: ${summary.message}`,
+        })
+      }
+      throw failure
+    }
+    if (current) this.#store.instances.remove(name)
+    if (input.settle === false) {
+      this.#event({
+        type: 'destroyed',
+        actor: input.actor,
+        reason: input.reason,
+        durationMs: this.#clock.now() - started,
+        instanceId: current?.instanceId ?? input.ids[0] ?? null,
+        message: `destroyed ${input.ids.join(', ')}`,
+      })
+      return
+    }
+    this.#transition('absent', {
+      type: 'destroyed',
+      actor: input.actor,
+      reason: input.reason,
+      durationMs: this.#clock.now() - started,
+      instanceId: current?.instanceId ?? input.ids[0] ?? null,
+      message: `destroyed ${input.ids.join(', ')}`,
+    })
+  }
+
+  async #stopLocked(
+    record: InstanceRecord,
+    input: { actor: string; reason: string },
+  ): Promise<void> {
+    const name = this.#settings.name
+    const started = this.#clock.now()
+    this.#idleTimer.disarm()
+    this.#clearLive()
+    this.#store.instances.update(name, { state: 'stopping' })
+    this.#transition('stopping', {
+      type: 'stop',
+      actor: input.actor,
+      reason: input.reason,
+      instanceId: record.instanceId,
+      message: `stopping ${record.instanceId} (${input.reason})`,
+    })
+    try {
+      const cloud = await this.#client.getInstance(record.instanceId)
+      if (cloud.state === 'running') {
+        const op = await this.#client.stopInstance(record.instanceId)
+        await this.#client.waitForOperation(op, { timeoutMs: this.#tuning.mutationTimeoutMs })
+      }
+      if (cloud.state !== 'stopped') {
+        await this.#client.waitForInstanceState(record.instanceId, ['stopped'], {
+          timeoutMs: this.#tuning.mutationTimeoutMs,
+        })
+      }
+    } catch (error) {
+      const summary = errorSummary(error)
+      this.#lastError = summary
+      this.#transition('error', {
+        type: 'error',
+        actor: input.actor,
+        errorCode: summary.code,
+        instanceId: record.instanceId,
+        message: `stop failed: ${summary.message}`,
+      })
+      throw error
+    }
+    this.#store.instances.update(name, { state: 'stopped' })
+    this.#store.usage.endSession(record.instanceId)
+    this.#dropEndpoint(record.instanceId)
+    this.#transition('stopped', {
+      type: 'stopped',
+      actor: input.actor,
+      reason: input.reason,
+      instanceId: record.instanceId,
+      durationMs: this.#clock.now() - started,
+      message: `stopped ${record.instanceId}; destroyed after ${this.#settings.destroyAfterS} s unless used`,
+    })
+    this.#armDestroyAfter(record.instanceId, this.#clock.now())
+  }
+
+  /** Forgets a record whose instance is gone (ends its usage session). */
+  #forgetRecord(record: InstanceRecord, why: string): void {
+    try {
+      this.#store.usage.endSession(record.instanceId)
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not close the usage session')
+    }
+    this.#store.instances.remove(record.name)
+    this.#dropEndpoint(record.instanceId)
+    if (this.#live === record.instanceId) {
+      this.#clearLive()
+      this.#idleTimer.disarm()
+    }
+    if (this.#lifetimeTimer?.instanceId === record.instanceId) {
+      this.#lifetimeTimer.timer.cancel()
+      this.#lifetimeTimer = null
+    }
+    if (this.#destroyAfterTimer?.instanceId === record.instanceId) this.#cancelDestroyAfter()
+    this.#event({
+      type: 'reconcile',
+      instanceId: record.instanceId,
+      message: `forgot instance ${record.instanceId}: ${why}`,
+    })
+  }
+
+  // ---- public lifecycle -----------------------------------------------------------------------
+
+  async start(options: StartOptions = {}): Promise<ProvisionerStatus> {
+    await this.ensureReady({
+      signal: options.signal,
+      reason: `start by ${options.actor ?? 'cli'}`,
+      timeoutMs: options.timeoutMs,
+      startedAt: options.startedAt,
+      onProgress: options.onProgress,
+    })
+    // An explicit start is activity: the idle period starts now.
+    this.activity.touch()
+    return this.snapshot()
+  }
+
+  async stop(options: LifecycleCallOptions = {}): Promise<ProvisionerStatus> {
+    this.#assertOpen()
+    const actor = options.actor ?? 'cli'
+    this.#wake?.controller.abort(new WakeCancelled(`stop (${actor})`))
+    await this.#lease.run(
+      async () => {
+        const name = this.#settings.name
+        const listed = ownedBy(
+          await this.#client.listInstances({ labels: managedLabels(name), signal: options.signal }),
+          name,
+        )
+        const record = this.#store.instances.get(name)
+        const cloud = record ? listed.find((i) => i.id === record.instanceId) : undefined
+        if (!record || !cloud) {
+          if (record) this.#forgetRecord(record, 'its instance no longer exists')
+          if (this.#state !== 'absent') {
+            this.#transition('absent', { type: 'stop', actor, message: 'nothing to stop' })
+          }
+          return
+        }
+        if (cloud.state === 'stopped') {
+          if (record.state !== 'stopped') {
+            this.#store.instances.update(name, { state: 'stopped' })
+            this.#store.usage.endSession(record.instanceId)
+          }
+          if (this.#state !== 'stopped') {
+            this.#transition('stopped', { type: 'stopped', actor, message: 'already stopped' })
+          }
+          this.#armDestroyAfter(record.instanceId, this.#clock.now())
+          return
+        }
+        await this.#stopLocked(record, { actor, reason: `stop requested by ${actor}` })
+      },
+      { signal: options.signal },
+    )
+    return this.snapshot()
+  }
+
+  async destroy(options: LifecycleCallOptions = {}): Promise<ProvisionerStatus> {
+    this.#assertOpen()
+    const actor = options.actor ?? 'cli'
+    this.#wake?.controller.abort(new WakeCancelled(`destroy (${actor})`))
+    await this.#lease.run(
+      async () => {
+        const name = this.#settings.name
+        // Positive knowledge only: a failed list throws here and nothing is deleted.
+        const listed = ownedBy(
+          await this.#client.listInstances({ labels: managedLabels(name), signal: options.signal }),
+          name,
+        ).filter((i): i is Instance & { id: string } => typeof i.id === 'string')
+        const ids = listed.filter((i) => !GOING.includes(i.state)).map((i) => i.id)
+        const record = this.#store.instances.get(name)
+        if (ids.length === 0) {
+          if (record) this.#forgetRecord(record, 'its instance no longer exists')
+          if (this.#state !== 'absent') {
+            this.#transition('absent', { type: 'destroyed', actor, message: 'nothing to destroy' })
+          }
+          return
+        }
+        await this.#destroyLocked({ ids, actor, reason: `destroy requested by ${actor}` })
+      },
+      { signal: options.signal },
+    )
+    return this.snapshot()
+  }
+
+  async pull(
+    model: string,
+    onProgress?: (progress: PullProgress) => void,
+    options: LifecycleCallOptions = {},
+  ): Promise<void> {
+    const ready = await this.ensureReady({
+      signal: options.signal,
+      reason: `pull ${model} by ${options.actor ?? 'cli'}`,
+      onProgress: options.onProgress,
+    })
+    const record = this.#store.instances.get(this.#settings.name)
+    if (!record) throw closedError()
+    const end = this.activity.begin()
+    const started = this.#clock.now()
+    try {
+      await pullModel(this.#endpoint(record), model, {
+        clock: this.#clock,
+        signal: options.signal,
+        ...(onProgress ? { onProgress } : {}),
+      })
+    } finally {
+      end()
+    }
+    this.#event({
+      type: 'pull',
+      phase: 'model-pull',
+      instanceId: ready.instance.id,
+      actor: options.actor ?? 'cli',
+      durationMs: this.#clock.now() - started,
+      message: `model ${model} pulled`,
+      data: { model },
+    })
+    try {
+      const tags = await fetchTags(this.#endpoint(record), {
+        clock: this.#clock,
+        timeoutMs: this.#tuning.probeTimeoutMs,
+      })
+      this.#store.metadata.put('/api/tags', tags)
+    } catch (error) {
+      this.#log.debug({ err: error }, 'tags after pull failed')
+    }
+  }
+
+  async updateSettings(settings: ProvisionerSettings): Promise<void> {
+    this.#assertOpen()
+    const before = this.#settings
+    this.#settings = settings
+    if (before.idleTimeoutS !== settings.idleTimeoutS) {
+      const armed = this.#idleTimer.armed
+      this.#idleTimer.disarm()
+      this.#idleTimer = this.#newIdleTimer()
+      if (armed) this.#idleTimer.arm()
+    }
+    const cidrsChanged =
+      before.allowedCidrs.length !== settings.allowedCidrs.length ||
+      before.allowedCidrs.some((c, i) => settings.allowedCidrs[i] !== c)
+    if (cidrsChanged) {
+      await this.#lease.run(async () => {
+        const sg = await ensureSecurityGroup(
+          { client: this.#client, logger: this.#log },
+          settings.name,
+          settings.allowedCidrs,
+        )
+        this.#noteSecurityGroup(sg)
+      })
+    }
+  }
+
+  #noteSecurityGroup(sg: SecurityGroupSync): void {
+    if (!sg.created && sg.added.length === 0 && sg.removed === 0) return
+    this.#event({
+      type: 'security-group',
+      message: `security group synced: ${sg.created ? 'created, ' : ''}${sg.added.length} rule(s) added, ${sg.removed} removed`,
+      data: { id: sg.id, added: sg.added, removed: sg.removed, created: sg.created },
+    })
+  }
+
+  // ---- reconcile ------------------------------------------------------------------------------
+
+  async reconcile(): Promise<ReconcileReport> {
+    if (this.#closed)
+      return { skipped: 'closed', listed: 0, keeper: null, actions: [], waiting: [] }
+    const report = await this.#lease.tryRun((fence) => this.#reconcileLocked(fence))
+    if (!report) return { skipped: 'busy', listed: 0, keeper: null, actions: [], waiting: [] }
+    if (report.resume) {
+      // Outside the lease: the wake takes it itself.
+      this.ensureReady({ reason: 'resume: instance found running' }).catch((error: unknown) =>
+        this.#log.warn({ err: error }, 'resuming the instance failed'),
+      )
+    }
+    return report.report
+  }
+
+  async #reconcileLocked(fence: Fence): Promise<{ report: ReconcileReport; resume: boolean }> {
+    const name = this.#settings.name
+    let listed: Instance[]
+    try {
+      listed = await this.#client.listInstances({ labels: managedLabels(name) })
+    } catch (error) {
+      const summary = errorSummary(error)
+      this.#log.warn({ err: error }, 'reconcile: list failed; doing nothing this round')
+      this.#event({
+        type: 'reconcile',
+        errorCode: summary.code,
+        message: `listing instances failed; nothing changed this round (${summary.message})`,
+      })
+      return {
+        report: {
+          skipped: 'list-failed',
+          error: summary,
+          listed: 0,
+          keeper: null,
+          actions: [],
+          waiting: [],
+        },
+        resume: false,
+      }
+    }
+    try {
+      this.#store.usage.accrue()
+    } catch (error) {
+      this.#log.warn({ err: error }, 'usage accrual failed')
+    }
+    const now = this.#clock.now()
+    const plan = planReconcile({
+      name,
+      now,
+      instances: listed,
+      record: this.#store.instances.get(name),
+      intents: this.#store.intents.list({ name, limit: 200 }),
+      idleAction: this.#settings.idleAction,
+      destroyAfterMs: this.#settings.destroyAfterS * 1000,
+      maxLifetimeMs: this.#settings.maxLifetimeS * 1000,
+      orphanGraceMs: this.#tuning.orphanGraceMs,
+      intentGraceMs: this.#tuning.intentGraceMs,
+    })
+    const done: ReconcileReport['actions'] = []
+    for (const action of plan.actions) {
+      const entry: ReconcileReport['actions'][number] = {
+        kind: action.kind,
+        ...('instance' in action ? { instanceId: action.instance.id } : {}),
+        ...(action.kind === 'mark-gone' ? { instanceId: action.record.instanceId } : {}),
+        ...(action.kind === 'destroy' ? { why: action.why } : {}),
+        ok: true,
+      }
+      try {
+        await this.#applyAction(action, fence)
+      } catch (error) {
+        entry.ok = false
+        this.#log.warn({ err: error, action: action.kind }, 'reconcile action failed')
+        this.#event({
+          type: 'reconcile',
+          errorCode: errorSummary(error).code,
+          instanceId: entry.instanceId ?? null,
+          message: `${action.kind} failed: ${errorSummary(error).message}`,
+        })
+      }
+      done.push(entry)
+    }
+
+    // Timers for what is kept, and a resume for a running instance nobody is waking.
+    const record = this.#store.instances.get(name)
+    const keeper = plan.keeper
+    let resume = false
+    if (record && keeper && record.instanceId === keeper.id) {
+      const cloudNow = done.some((a) => a.instanceId === keeper.id && a.kind === 'destroy' && a.ok)
+      if (!cloudNow) {
+        this.#armLifetime(keeper.id, createdAtMs(keeper, record.createdAt))
+        if (record.state === 'stopped') {
+          this.#armDestroyAfter(record.instanceId, record.updatedAt)
+          if (this.#state !== 'stopped' && !this.#wake) {
+            this.#transition('stopped', { type: 'reconcile', message: 'instance is stopped' })
+          }
+        } else if (
+          (keeper.state === 'running' || keeper.state === 'starting') &&
+          !this.#wake &&
+          this.#live !== keeper.id
+        ) {
+          resume = true
+        }
+      }
+    } else if (!record && !this.#wake && this.#state !== 'absent' && this.#state !== 'error') {
+      this.#transition('absent', { type: 'reconcile', message: 'no instance' })
+    }
+    if (done.length > 0) {
+      this.#event({
+        type: 'reconcile',
+        message: `reconcile: ${done.map((a) => `${a.kind}${a.why ? `(${a.why})` : ''} ${a.instanceId ?? ''}${a.ok ? '' : ' FAILED'}`.trim()).join(', ')}`,
+        data: { actions: done, waiting: plan.waiting },
+      })
+    }
+    return {
+      report: {
+        listed: ownedBy(listed, name).length,
+        keeper: keeper?.id ?? null,
+        actions: done,
+        waiting: plan.waiting,
+      },
+      resume,
+    }
+  }
+
+  async #applyAction(action: ReconcileAction, fence: Fence): Promise<void> {
+    const name = this.#settings.name
+    switch (action.kind) {
+      case 'adopt': {
+        const record = this.#store.instances.save(
+          recordFromIntent(action.intent, action.instance, this.#clock.now()),
+          fence,
+        )
+        if (action.intent.state === 'pending') {
+          this.#store.intents.markCreated(action.intent.id, { instanceId: action.instance.id })
+        }
+        this.#ensureSession(record, action.instance)
+        this.#event({
+          type: 'adopt',
+          instanceId: action.instance.id,
+          actor: 'reconcile',
+          message: `adopted instance ${action.instance.id} (intent ${action.intent.id}, ${action.instance.state ?? 'unknown state'})`,
+        })
+        if (!this.#wake && this.#state !== record.state) {
+          this.#transition(record.state, {
+            type: 'adopt',
+            actor: 'reconcile',
+            instanceId: record.instanceId,
+            message: `instance ${record.instanceId} adopted as ${record.state}`,
+          })
+        }
+        return
+      }
+      case 'destroy': {
+        const record = this.#store.instances.get(name)
+        const why = `reconcile: ${action.why}`
+        if (record?.instanceId === action.instance.id) {
+          this.#wake?.controller.abort(new WakeCancelled(why))
+          await this.#destroyLocked({ ids: [action.instance.id], actor: 'reconcile', reason: why })
+        } else {
+          await this.#deleteInstance(action.instance.id, why)
+          this.#event({
+            type: 'reconcile',
+            instanceId: action.instance.id,
+            actor: 'reconcile',
+            reason: action.why,
+            message: `deleted ${action.why} instance ${action.instance.id}`,
+          })
+        }
+        return
+      }
+      case 'mark-gone': {
+        // The list did not show it; only a 404 for the id itself proves it is gone.
+        try {
+          const again = await this.#client.getInstance(action.record.instanceId)
+          if (!GOING.includes(again.state)) return
+        } catch (error) {
+          if (!isExoscaleError(error, 'exoscale_not_found')) throw error
+        }
+        this.#forgetRecord(action.record, 'it no longer exists in Exoscale')
+        if (!this.#wake && this.#state !== 'absent') {
+          this.#transition('absent', {
+            type: 'reconcile',
+            actor: 'reconcile',
+            instanceId: action.record.instanceId,
+            message: `instance ${action.record.instanceId} is gone`,
+          })
+        }
+        this.#idleTimer.disarm()
+        return
+      }
+      case 'mark-stopped': {
+        const record = this.#store.instances.get(name)
+        if (!record) return
+        this.#store.instances.update(name, { state: 'stopped' })
+        this.#store.usage.endSession(record.instanceId)
+        this.#idleTimer.disarm()
+        this.#clearLive()
+        if (!this.#wake) {
+          this.#transition('stopped', {
+            type: 'stopped',
+            actor: 'reconcile',
+            instanceId: record.instanceId,
+            message: `instance ${record.instanceId} powered off by itself`,
+          })
+        }
+        this.#armDestroyAfter(record.instanceId, this.#clock.now())
+        return
+      }
+      case 'stop': {
+        const record = this.#store.instances.get(name)
+        if (record)
+          await this.#stopLocked(record, { actor: 'reconcile', reason: 'interrupted stop' })
+        return
+      }
+      case 'abandon-intent':
+        this.#store.intents.markAbandoned(action.intent.id, 'no instance carries its label')
+        return
+    }
+  }
+
+  #scheduleReconcile(delayMs: number): void {
+    if (this.#closed) return
+    this.#reconcileTimer = this.#clock.setTimer(delayMs, () => {
+      this.#reconcileTimer = null
+      const tick = this.reconcile()
+        .catch((error: unknown) => this.#log.warn({ err: error }, 'reconcile failed'))
+        .finally(() => this.#scheduleReconcile(this.#tuning.reconcileIntervalMs))
+      this.#track(tick)
+    })
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    const guarded = promise.catch((error: unknown) => {
+      this.#log.debug({ err: error }, 'background task ended with an error')
+    })
+    this.#inflight.add(guarded)
+    void guarded.finally(() => this.#inflight.delete(guarded))
+    return promise
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedError()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#reconcileTimer?.cancel()
+    this.#idleTimer.disarm()
+    this.#lifetimeTimer?.timer.cancel()
+    this.#cancelDestroyAfter()
+    this.#wake?.controller.abort(new WakeCancelled('shutdown'))
+    // Let running steps end (they see the abort or finish their store writes), within reason.
+    const settle = Promise.allSettled([...this.#inflight])
+    const controller = new AbortController()
+    await Promise.race([
+      settle,
+      this.#clock.sleep(10_000, controller.signal).catch(() => undefined),
+    ])
+    controller.abort()
+    for (const id of [...this.#endpoints.keys()]) this.#dropEndpoint(id)
+  }
+}
+
+function closedError(): ProvisionerError {
+  return new ProvisionerError(
+    'provisioner_closed',
+    'exollama is shutting down; the instance was left as it is',
+    { kind: 'cloud' },
+  )
+}
+
+function namesOf(models: readonly Record<string, unknown>[]): string[] {
+  return models
+    .map((m) => (typeof m.name === 'string' ? m.name : typeof m.model === 'string' ? m.model : ''))
+    .filter((n) => n !== '')
+}
+
+function summariesOf(models: readonly Record<string, unknown>[]): ModelSummary[] {
+  return models
+    .filter((m) => typeof m.name === 'string' || typeof m.model === 'string')
+    .map((m) => ({
+      name: (typeof m.name === 'string' ? m.name : m.model) as string,
+      ...(typeof m.size === 'number' ? { size: m.size } : {}),
+      ...(typeof m.modified_at === 'string' ? { modified_at: m.modified_at } : {}),
+      ...(m.details && typeof m.details === 'object'
+        ? { details: m.details as Record<string, unknown> }
+        : {}),
+    }))
+}
+
+async function closeDispatcher(dispatcher: Dispatcher): Promise<void> {
+  try {
+    await dispatcher.close()
+  } catch {
+    // Closing a dead instance's agent can only fail in uninteresting ways.
+  }
+}
+
+/**
+ * Waits for `promise`, leaving early when the caller's signal aborts (rejecting with its
+ * reason) or the caller's own deadline passes (rejecting with `onDeadline()`).
+ */
+function waitFor<T>(
+  promise: Promise<T>,
+  options: {
+    signal?: AbortSignal | undefined
+    clock: Clock
+    deadline?: number | undefined
+    onDeadline: () => Error
+  },
+): Promise<T> {
+  const { signal, clock, deadline } = options
+  if (!signal && deadline === undefined) return promise
+  return new Promise<T>((resolve, reject) => {
+    let timer: Timer | undefined
+    const cleanup = () => {
+      timer?.cancel()
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onAbort = () => {
+      cleanup()
+      reject(
+        (signal?.reason as Error | undefined) ??
+          new ProvisionerError('wake_aborted', 'the caller stopped waiting', { kind: 'cloud' }),
+      )
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    if (deadline !== undefined) {
+      timer = timerAt(clock, deadline, () => {
+        cleanup()
+        reject(options.onDeadline())
+      })
+    }
+    promise.then(
+      (value) => {
+        cleanup()
+        resolve(value)
+      },
+      (error: unknown) => {
+        cleanup()
+        reject(error as Error)
+      },
+    )
+  })
+}

@@ -1,0 +1,53 @@
+import type { Instance } from '../exoscale/index.js'
+import type { InstanceInput, InstanceState, Intent } from '../store/index.js'
+import { createdAtMs } from './reconcile-plan.js'
+
+/** The store state that goes with an Exoscale instance state (for a freshly adopted record). */
+export function recordStateFor(cloudState: Instance['state']): InstanceState {
+  switch (cloudState) {
+    case 'running':
+    case 'migrating':
+      return 'booting'
+    case 'stopped':
+      return 'stopped'
+    case 'stopping':
+      return 'stopping'
+    case 'destroying':
+    case 'destroyed':
+    case 'expunging':
+      return 'destroying'
+    case 'error':
+      return 'error'
+    default:
+      return 'provisioning'
+  }
+}
+
+/**
+ * The instance record of an instance an intent produced: the intent carries the certificate and
+ * secrets the user-data got, so the instance can be talked to even when its creator crashed.
+ */
+export function recordFromIntent(
+  intent: Intent,
+  instance: Instance & { id: string },
+  now: number,
+): InstanceInput {
+  if (!intent.secrets || !intent.tlsCertPem) {
+    throw new Error(`intent ${intent.id} holds no credentials; its instance cannot be adopted`)
+  }
+  return {
+    name: intent.name,
+    instanceId: instance.id,
+    intentId: intent.id,
+    zone: intent.zone,
+    instanceType: intent.instanceType,
+    template: intent.template,
+    ip: instance['public-ip'] ?? null,
+    state: recordStateFor(instance.state),
+    createdAt: createdAtMs(instance, now),
+    // The wake that made it began about when the intent was written.
+    startedAt: intent.createdAt,
+    tlsCertPem: intent.tlsCertPem,
+    secrets: intent.secrets,
+  }
+}
