@@ -267,40 +267,47 @@ async function refreshUsage() {
 
 let schema = []
 
+/** The schema comes from describeSettings(): name, kind, description, expected, choices, unit, secret, restart. */
 function fieldFor(meta, entry) {
   const id = `setting-${meta.name}`
   const label = el('label', { htmlFor: id }, LABELS[meta.name] ?? meta.label ?? meta.name)
-  let input
+  const kind = meta.kind ?? meta.type
+  const choices = meta.choices ?? meta.options
+  const secret = meta.secret || kind === 'secret'
   const locked = Boolean(entry?.locked)
-  if (Array.isArray(meta.options) && meta.options.length > 0 && !meta.secret) {
+  const current = entry?.text ?? entry?.value
+  let input
+  if (Array.isArray(choices) && choices.length > 0 && !secret) {
     input = el('select', { id, name: meta.name })
-    for (const option of meta.options) input.append(el('option', { value: option }, option))
-    input.value = entry?.value ?? meta.default ?? ''
+    for (const option of choices) input.append(el('option', { value: option }, option))
+    input.value = current ?? meta.default ?? ''
   } else {
     input = el('input', { id, name: meta.name })
-    if (meta.secret) {
+    if (secret) {
       input.type = 'password'
       input.autocomplete = 'off'
       input.placeholder = entry?.set ? 'set (leave empty to keep)' : 'not set'
-    } else if (meta.type === 'integer' || meta.type === 'number') {
+    } else if (kind === 'integer' || kind === 'number') {
       input.type = 'number'
       input.inputMode = 'numeric'
-      input.value = entry?.value ?? ''
-    } else if (meta.type === 'boolean') {
+      input.step = kind === 'number' ? 'any' : '1'
+      input.value = current ?? ''
+    } else if (kind === 'boolean') {
       input.type = 'checkbox'
-      input.checked = entry?.value === true || entry?.value === 'true'
+      input.checked = current === true || current === 'true'
     } else {
       input.type = 'text'
-      input.value = entry?.value === undefined || entry?.value === null ? '' : String(entry.value)
+      input.value = current === undefined || current === null ? '' : String(current)
     }
   }
   input.disabled = locked
-  input.dataset.original = meta.secret
+  input.dataset.original = secret
     ? ''
     : String(input.type === 'checkbox' ? input.checked : input.value)
+  const unit = meta.unit ?? UNITS[meta.name]
   const hintText = [
-    UNITS[meta.name] ? `in ${UNITS[meta.name]}` : '',
-    meta.accepts ?? meta.description ?? '',
+    meta.description ?? '',
+    meta.expected ?? meta.accepts ?? (unit ? `in ${unit}` : ''),
     locked ? 'locked: set by the environment' : entry?.source ? `from ${entry.source}` : '',
     meta.restart ? 'applies after a restart' : '',
   ]
@@ -308,7 +315,7 @@ function fieldFor(meta, entry) {
     .join(' · ')
   const hint = el('span', { className: 'hint', id: `${id}-hint` }, hintText)
   input.setAttribute('aria-describedby', hint.id)
-  return [label, input, hint]
+  return { nodes: [label, input, hint], secret }
 }
 
 async function refreshSettings() {
@@ -330,7 +337,11 @@ async function refreshSettings() {
   })
   const fields = $('settings-fields')
   fields.replaceChildren()
-  for (const meta of schema) fields.append(...fieldFor(meta, map[meta.name]))
+  for (const meta of schema) {
+    const field = fieldFor(meta, map[meta.name])
+    meta.secret = field.secret
+    fields.append(...field.nodes)
+  }
 }
 
 async function saveSettings(event) {
