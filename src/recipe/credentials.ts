@@ -1,5 +1,5 @@
 import { X509Certificate as NodeX509Certificate, randomBytes, webcrypto } from 'node:crypto'
-import './reflect-metadata-shim.js' // must load before @peculiar/x509
+import 'reflect-metadata' // @peculiar/x509 resolves its algorithms through tsyringe, which needs it
 import * as x509 from '@peculiar/x509'
 import { systemClock, type Clock } from '../shared/clock.js'
 import { Secret } from '../shared/secret.js'
