@@ -43,8 +43,15 @@ import {
   waitForBootReady,
   waitForOllamaVersion,
 } from './readiness.js'
-import { createdAtMs, planReconcile, type ReconcileAction } from './reconcile-plan.js'
-import { recordFromIntent } from './records.js'
+import {
+  adoptableIntent,
+  pickKeeper,
+  planReconcile,
+  type ReconcileAction,
+} from './reconcile-plan.js'
+import { isoOf, recordFromIntent, recordView } from './records.js'
+import { createdAtMs, hasId, isGoing, listOwned, type ListedInstance } from './cloud-instance.js'
+import { waitFor } from './wait-for.js'
 import { ensureSecurityGroup, type SecurityGroupSync } from './security-group.js'
 import { DEFAULT_TUNING, type ProvisionerSettings, type ProvisionerTuning } from './settings.js'
 import type {
@@ -220,8 +227,6 @@ interface Wake {
   pull: WakeProgress['pull']
 }
 
-const GOING: readonly (Instance['state'] | undefined)[] = ['destroying', 'destroyed', 'expunging']
-
 /**
  * Telling this boot's status from the previous boot's by time: `updated_at` (whole seconds, the
  * VM's clock) must not be before the second of the start request. No allowance for the VM's
@@ -242,10 +247,6 @@ function describeReason(reason: WakeReason | undefined, fallback: string) {
       ? `client ${reason.clientIp}`
       : 'anonymous client'
   return { reason: `request ${reason.route}`, actor }
-}
-
-function isoOf(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
 function bootView(status: BootStatus): BootView {
@@ -366,15 +367,9 @@ class ProvisionerImpl implements Provisioner {
   }
 
   async status(options: { signal?: AbortSignal | undefined } = {}): Promise<ProvisionerStatus> {
-    const listed = ownedBy(
-      await this.#client.listInstances({
-        labels: managedLabels(this.#settings.name),
-        signal: options.signal,
-      }),
-      this.#settings.name,
-    )
+    const listed = await listOwned(this.#client, this.#settings.name, { signal: options.signal })
     const record = this.#store.instances.get(this.#settings.name)
-    const live = listed.filter((i) => !GOING.includes(i.state))
+    const live = listed.filter((i) => !isGoing(i))
     const cloud =
       (record && listed.find((i) => i.id === record.instanceId)) ??
       [...live].sort((a, b) => createdAtMs(a, 0) - createdAtMs(b, 0))[0]
@@ -443,14 +438,7 @@ class ProvisionerImpl implements Provisioner {
             created_at: cloud['created-at'] ?? isoOf(createdAtMs(cloud, this.#clock.now())),
           }
         : record && cloud === undefined
-          ? {
-              id: record.instanceId,
-              name: record.name,
-              zone: record.zone,
-              type: record.instanceType,
-              ip: record.ip,
-              created_at: isoOf(record.createdAt),
-            }
+          ? recordView(record)
           : null
     const remaining = state === 'ready' ? this.#idleTimer.remainingMs() : null
     const status: ProvisionerStatus = {
@@ -838,30 +826,18 @@ class ProvisionerImpl implements Provisioner {
   async #acquire(w: Wake, fence: Fence): Promise<InstanceRecord> {
     const signal = w.controller.signal
     const name = this.#settings.name
-    const listed = ownedBy(
-      await this.#client.listInstances({ labels: managedLabels(name), signal }),
-      name,
-    ).filter((i): i is Instance & { id: string } => typeof i.id === 'string')
+    const listed = (await listOwned(this.#client, name, { signal })).filter(hasId)
     let record = this.#store.instances.get(name)
     const intents = this.#store.intents.list({ name, limit: 200 })
-    const intentById = new Map(intents.map((i) => [i.id, i]))
-    const usable = (i: Instance) => {
-      const intent = intentById.get(intentOf(i) ?? '')
-      return intent?.secrets && intent.tlsCertPem ? intent : undefined
-    }
-    const live = listed.filter((i) => !GOING.includes(i.state))
-    let keeper = record ? live.find((i) => i.id === record?.instanceId) : undefined
-    if (!keeper) {
-      keeper = live
-        .filter((i) => usable(i))
-        .sort((a, b) => createdAtMs(a, 0) - createdAtMs(b, 0) || a.id.localeCompare(b.id))[0]
-    }
+    const live = listed.filter((i) => !isGoing(i))
+    const picked = pickKeeper(live, record, adoptableIntent(intents), 0)
+    let keeper = picked?.instance
 
     if (!keeper && record && !listed.some((i) => i.id === record?.instanceId)) {
       // The list did not show the store's instance: only a 404 for its id proves it is gone.
       try {
         const again = await this.#client.getInstance(record.instanceId, { signal })
-        if (again.id && !GOING.includes(again.state)) keeper = { ...again, id: again.id }
+        if (again.id && !isGoing(again)) keeper = { ...again, id: again.id }
       } catch (error) {
         if (!isExoscaleError(error, 'exoscale_not_found')) throw error
       }
@@ -877,7 +853,7 @@ class ProvisionerImpl implements Provisioner {
         )
       }
       // Ours, but on its way out: let it go before making a new one.
-      for (const going of listed.filter((i) => GOING.includes(i.state))) {
+      for (const going of listed.filter(isGoing)) {
         await this.#client.waitForInstanceGone(going.id, { signal })
       }
       if (record) this.#forgetRecord(record, 'its instance no longer exists')
@@ -891,7 +867,8 @@ class ProvisionerImpl implements Provisioner {
 
     // Adopt what exists, with the secrets its creator stored.
     if (!record || record.instanceId !== keeper.id) {
-      const intent = usable(keeper) as Intent
+      // Not the store's instance: pickKeeper chose it for its adoptable intent.
+      const intent = picked?.adopt as Intent
       record = this.#store.instances.save(
         recordFromIntent(intent, keeper, this.#clock.now()),
         fence,
@@ -1147,13 +1124,13 @@ class ProvisionerImpl implements Provisioner {
         { kind: 'cloud' },
       )
     }
-    return this.#recordCreated(w, intent, instance as Instance & { id: string }, op.id, fence)
+    return this.#recordCreated(w, intent, instance as ListedInstance, op.id, fence)
   }
 
   #recordCreated(
     w: Wake,
     intent: Intent,
-    instance: Instance & { id: string },
+    instance: ListedInstance,
     operationId: string | undefined,
     fence: Fence,
   ): InstanceRecord {
@@ -1187,15 +1164,13 @@ class ProvisionerImpl implements Provisioner {
     return record
   }
 
-  async #listByIntent(
-    intentId: string,
-    signal?: AbortSignal,
-  ): Promise<(Instance & { id: string })[]> {
-    const filter = intentFilter(this.#settings.name, intentId)
-    const listed = await this.#client.listInstances({ labels: filter, signal })
-    return ownedBy(listed, this.#settings.name).filter(
-      (i): i is Instance & { id: string } => typeof i.id === 'string' && intentOf(i) === intentId,
-    )
+  async #listByIntent(intentId: string, signal?: AbortSignal): Promise<ListedInstance[]> {
+    const name = this.#settings.name
+    const listed = await listOwned(this.#client, name, {
+      labels: intentFilter(name, intentId),
+      signal,
+    })
+    return listed.filter(hasId).filter((i) => intentOf(i) === intentId)
   }
 
   /**
@@ -1203,10 +1178,7 @@ class ProvisionerImpl implements Provisioner {
    * show up a moment late). Throws the last list error when no list succeeded: absence was
    * never established, so nothing may be concluded.
    */
-  async #findByIntent(
-    intentId: string,
-    signal?: AbortSignal,
-  ): Promise<(Instance & { id: string }) | undefined> {
+  async #findByIntent(intentId: string, signal?: AbortSignal): Promise<ListedInstance | undefined> {
     let succeeded = false
     let lastError: unknown
     for (const pause of [0, ...this.#tuning.ambiguousCreateChecksMs]) {
@@ -1214,7 +1186,7 @@ class ProvisionerImpl implements Provisioner {
       try {
         const found = await this.#listByIntent(intentId, signal)
         succeeded = true
-        const live = found.filter((i) => !GOING.includes(i.state))
+        const live = found.filter((i) => !isGoing(i))
         if (live[0]) return live[0]
       } catch (error) {
         if (signal?.aborted) throw error
@@ -1262,7 +1234,7 @@ class ProvisionerImpl implements Provisioner {
             if (w.instanceId) ids.add(w.instanceId)
             if (w.intentId && w.postSent) {
               for (const i of await this.#listByIntent(w.intentId)) {
-                if (!GOING.includes(i.state)) ids.add(i.id)
+                if (!isGoing(i)) ids.add(i.id)
               }
             }
             if (ids.size === 0) return
@@ -1528,7 +1500,7 @@ class ProvisionerImpl implements Provisioner {
   async #alreadyGoing(id: string, error: unknown): Promise<boolean> {
     if (!isExoscaleError(error, 'exoscale_conflict')) return false
     try {
-      return GOING.includes((await this.#client.getInstance(id)).state)
+      return isGoing(await this.#client.getInstance(id))
     } catch (again) {
       return isExoscaleError(again, 'exoscale_not_found')
     }
@@ -1708,10 +1680,7 @@ class ProvisionerImpl implements Provisioner {
     await this.#lease.run(
       async () => {
         const name = this.#settings.name
-        const listed = ownedBy(
-          await this.#client.listInstances({ labels: managedLabels(name), signal: options.signal }),
-          name,
-        )
+        const listed = await listOwned(this.#client, name, { signal: options.signal })
         const record = this.#store.instances.get(name)
         const cloud = record ? listed.find((i) => i.id === record.instanceId) : undefined
         if (!record || !cloud) {
@@ -1747,11 +1716,11 @@ class ProvisionerImpl implements Provisioner {
       async () => {
         const name = this.#settings.name
         // Positive knowledge only: a failed list throws here and nothing is deleted.
-        const listed = ownedBy(
-          await this.#client.listInstances({ labels: managedLabels(name), signal: options.signal }),
-          name,
-        ).filter((i): i is Instance & { id: string } => typeof i.id === 'string')
-        const ids = listed.filter((i) => !GOING.includes(i.state)).map((i) => i.id)
+        const listed = await listOwned(this.#client, name, { signal: options.signal })
+        const ids = listed
+          .filter(hasId)
+          .filter((i) => !isGoing(i))
+          .map((i) => i.id)
         const record = this.#store.instances.get(name)
         if (ids.length === 0) {
           if (record) this.#forgetRecord(record, 'its instance no longer exists')
@@ -2019,7 +1988,7 @@ class ProvisionerImpl implements Provisioner {
         // The list did not show it; only a 404 for the id itself proves it is gone.
         try {
           const again = await this.#client.getInstance(action.record.instanceId)
-          if (!GOING.includes(again.state)) return
+          if (!isGoing(again)) return
         } catch (error) {
           if (!isExoscaleError(error, 'exoscale_not_found')) throw error
         }
@@ -2144,53 +2113,4 @@ async function closeDispatcher(dispatcher: Dispatcher): Promise<void> {
   } catch {
     // Closing a dead instance's agent can only fail in uninteresting ways.
   }
-}
-
-/**
- * Waits for `promise`, leaving early when the caller's signal aborts (rejecting with its
- * reason) or the caller's own deadline passes (rejecting with `onDeadline()`).
- */
-function waitFor<T>(
-  promise: Promise<T>,
-  options: {
-    signal?: AbortSignal | undefined
-    clock: Clock
-    deadline?: number | undefined
-    onDeadline: () => Error
-  },
-): Promise<T> {
-  const { signal, clock, deadline } = options
-  if (!signal && deadline === undefined) return promise
-  return new Promise<T>((resolve, reject) => {
-    let timer: Timer | undefined
-    const cleanup = () => {
-      timer?.cancel()
-      signal?.removeEventListener('abort', onAbort)
-    }
-    const onAbort = () => {
-      cleanup()
-      reject(
-        (signal?.reason as Error | undefined) ??
-          new ProvisionerError('wake_aborted', 'the caller stopped waiting', { kind: 'cloud' }),
-      )
-    }
-    if (signal?.aborted) return onAbort()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    if (deadline !== undefined) {
-      timer = timerAt(clock, deadline, () => {
-        cleanup()
-        reject(options.onDeadline())
-      })
-    }
-    promise.then(
-      (value) => {
-        cleanup()
-        resolve(value)
-      },
-      (error: unknown) => {
-        cleanup()
-        reject(error as Error)
-      },
-    )
-  })
 }
