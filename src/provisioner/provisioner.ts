@@ -22,8 +22,8 @@ import {
   type Logger,
   type Timer,
 } from '../shared/index.js'
-import type { Fence, InstanceRecord, Intent, LifecycleEventInput, Store } from '../store/index.js'
-import { ActivityTracker, IdleTimer } from './activity.js'
+import type { Fence, InstanceRecord, Intent, Store } from '../store/index.js'
+import { ActivityTracker } from './activity.js'
 import { resolveCreatePlan } from './create-plan.js'
 import { ProvisionerError, isProvisionerError } from './errors.js'
 import {
@@ -36,7 +36,6 @@ import {
 import { fetchTags, pullModel, type InstanceEndpoint, type PullProgress } from './instance-api.js'
 import { instanceLabels, intentFilter, intentOf, managedLabels, ownedBy } from './labels.js'
 import { LeaseGuard } from './lease-guard.js'
-import { timerAt } from './long-timer.js'
 import {
   BootFailure,
   assertOllamaVersion,
@@ -52,6 +51,18 @@ import {
 import { isoOf, recordFromIntent, recordView } from './records.js'
 import { createdAtMs, hasId, isGoing, listOwned, type ListedInstance } from './cloud-instance.js'
 import { waitFor } from './wait-for.js'
+import { assertOpen, closedError, track as trackIn, type ProvisionerContext } from './context.js'
+import { EndpointCache, type InstanceUpstream, type ReadyInstance } from './endpoints.js'
+import { emitProgress, enterPhase, recordEvent, transition, transitionToError } from './events.js'
+import { PolicyTimers } from './policy-timers.js'
+import {
+  armDeadline,
+  cancelWake,
+  tightenDeadline,
+  WakeCancelled,
+  WakeDeadline,
+  type Wake,
+} from './wake-state.js'
 import { ensureSecurityGroup, type SecurityGroupSync } from './security-group.js'
 import { DEFAULT_TUNING, type ProvisionerSettings, type ProvisionerTuning } from './settings.js'
 import type {
@@ -62,22 +73,10 @@ import type {
   WakeProgress,
 } from './status.js'
 
+export type { InstanceUpstream, ReadyInstance }
+
 /** Who or what wants the instance: a string, or the gateway's request description. */
 export type WakeReason = string | { route: string; keyId?: string; clientIp?: string }
-
-/** Where to send requests for the ready instance (the gateway's `Upstream`). */
-export interface InstanceUpstream {
-  /** `https://<ip>:11435`: scheme, host and port only. */
-  readonly origin: string
-  /** The instance's pinned TLS agent. */
-  readonly dispatcher: Dispatcher
-  /** `X-Ollama-Key`. Never log these. */
-  readonly headers: Readonly<Record<string, string>>
-}
-
-export interface ReadyInstance extends InstanceUpstream {
-  readonly instance: NonNullable<ProvisionerStatus['instance']>
-}
 
 export interface EnsureReadyOptions {
   /** This caller stops waiting when it aborts; the wake goes on for the others. */
@@ -182,51 +181,6 @@ export interface CreateProvisionerOptions {
   background?: boolean | undefined
 }
 
-/** Aborts a wake at its deadline. */
-class WakeDeadline extends Error {}
-/** Aborts a wake because stop/destroy/close took over. */
-class WakeCancelled extends Error {
-  readonly by: string
-  constructor(by: string) {
-    super(`cancelled by ${by}`)
-    this.by = by
-  }
-}
-
-interface Wake {
-  readonly id: number
-  readonly reason: string
-  readonly actor: string | null
-  readonly startedAt: number
-  deadline: number
-  readonly timeoutMs: number
-  readonly controller: AbortController
-  deadlineTimer: Timer
-  promise: Promise<ReadyInstance>
-  readonly listeners: Set<(progress: ProvisionerProgress) => void>
-  /** Created, started, or adopted while not ready: a failure destroys it. */
-  owned: boolean
-  /** The create call was sent (from then on, never retried). */
-  postSent: boolean
-  /** This wake created the instance (its disk holds no earlier boot status). */
-  created: boolean
-  /**
-   * When the boot being waited for was requested, if the disk may still hold an earlier boot's
-   * status (this wake started a stopped instance, or joined such a start).
-   */
-  rebootSince: number | undefined
-  intentId: string | undefined
-  instanceId: string | undefined
-  /** The store said ready when the wake began (no preload needed). */
-  wasReady: boolean
-  phase: string
-  boot: BootStatus | null
-  bootPhaseSince: number
-  lastNotYet: string | null
-  lastCloudError: string | null
-  pull: WakeProgress['pull']
-}
-
 /**
  * Telling this boot's status from the previous boot's by time: `updated_at` (whole seconds, the
  * VM's clock) must not be before the second of the start request. No allowance for the VM's
@@ -269,87 +223,93 @@ export function createProvisioner(options: CreateProvisionerOptions): Provisione
 }
 
 class ProvisionerImpl implements Provisioner {
-  readonly activity: ActivityTracker
-  readonly simulated: boolean
-  #settings: ProvisionerSettings
-  readonly #client: ExoscaleClient
-  readonly #store: Store
-  readonly #clock: Clock
-  readonly #log: Logger
-  readonly #tuning: ProvisionerTuning
-  readonly #lease: LeaseGuard
-  readonly #instanceOrigin: (ip: string, instanceId: string) => string
-  readonly #createAgent: (certPem: string) => Dispatcher
-
-  #state: ProvisionerState = 'absent'
-  #stateSince: number
-  #lastError: { code: string; message: string } | null = null
-  #wake: Wake | null = null
-  #wakeSeq = 0
-  /** The instance this process has seen ready and manages the idleness of. */
-  #live: string | null = null
-  /** Its upstream, kept in memory: the gateway asks for it on every request. */
-  #liveUpstream: ReadyInstance | null = null
-  #idleTimer: IdleTimer
-  #lifetimeTimer: { instanceId: string; timer: Timer } | null = null
-  #destroyAfterTimer: { instanceId: string; timer: Timer } | null = null
+  readonly #ctx: ProvisionerContext
   #reconcileTimer: Timer | null = null
-  #closed = false
-  readonly #inflight = new Set<Promise<unknown>>()
-  readonly #endpoints = new Map<string, { fingerprint: string; endpoint: InstanceEndpoint }>()
-  readonly #progressListeners = new Set<(progress: ProvisionerProgress) => void>()
 
   constructor(options: CreateProvisionerOptions) {
-    this.#settings = options.settings
-    this.#client = options.client
-    this.#store = options.store
-    this.#clock = options.clock ?? systemClock
-    this.#log = (options.logger ?? silentLogger).child({
+    const clock = options.clock ?? systemClock
+    const log = (options.logger ?? silentLogger).child({
       component: 'provisioner',
       name: options.settings.name,
     })
-    this.#tuning = { ...DEFAULT_TUNING, ...(options.tuning ?? {}) }
-    this.simulated = options.simulated ?? false
-    this.#instanceOrigin =
-      options.instanceOrigin ?? ((ip: string) => `https://${ip}:${INSTANCE_PORT}`)
-    this.#createAgent = options.createAgent ?? ((certPem) => createPinnedAgent({ certPem }))
-    this.#stateSince = this.#clock.now()
-    this.activity = new ActivityTracker(this.#clock)
-    this.#idleTimer = this.#newIdleTimer()
-    this.#lease = new LeaseGuard({
-      store: this.#store,
-      lease: `provisioner:${options.settings.name}`,
-      owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-      clock: this.#clock,
-      logger: this.#log,
-      ttlMs: this.#tuning.leaseTtlMs,
-      pollMs: this.#tuning.leasePollMs,
-    })
-    // Until the cloud is asked, the store's view is the best there is.
-    const record = this.#store.instances.get(this.#settings.name)
-    if (record) this.#state = record.state
+    const tuning = { ...DEFAULT_TUNING, ...(options.tuning ?? {}) }
+    const store = options.store
+    const activity = new ActivityTracker(clock)
+    const track = <T>(promise: Promise<T>) => trackIn(this.#ctx, promise)
+    this.#ctx = {
+      client: options.client,
+      store,
+      clock,
+      log,
+      tuning,
+      lease: new LeaseGuard({
+        store,
+        lease: `provisioner:${options.settings.name}`,
+        owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        clock,
+        logger: log,
+        ttlMs: tuning.leaseTtlMs,
+        pollMs: tuning.leasePollMs,
+      }),
+      activity,
+      endpoints: new EndpointCache({
+        instanceOrigin:
+          options.instanceOrigin ?? ((ip: string) => `https://${ip}:${INSTANCE_PORT}`),
+        createAgent: options.createAgent ?? ((certPem) => createPinnedAgent({ certPem })),
+      }),
+      timers: new PolicyTimers({
+        clock,
+        activity,
+        settings: () => this.#ctx.settings,
+        handlers: {
+          idle: () => void track(this.#runIdleAction()),
+          lifetime: (id) => void track(this.#lifetimeReached(id)),
+          destroyAfter: (id) => void track(this.#destroyAfterReached(id)),
+        },
+      }),
+      simulated: options.simulated ?? false,
+      progressListeners: new Set(),
+      inflight: new Set(),
+      settings: options.settings,
+      // Until the cloud is asked, the store's view is the best there is.
+      state: store.instances.get(options.settings.name)?.state ?? 'absent',
+      stateSince: clock.now(),
+      lastError: null,
+      wake: null,
+      wakeSeq: 0,
+      live: null,
+      closed: false,
+    }
     if (options.background ?? true) this.#scheduleReconcile(0)
   }
 
+  get activity(): ActivityTracker {
+    return this.#ctx.activity
+  }
+
+  get simulated(): boolean {
+    return this.#ctx.simulated
+  }
+
   get settings(): ProvisionerSettings {
-    return this.#settings
+    return this.#ctx.settings
   }
 
   // ---- reading --------------------------------------------------------------------------------
 
   state(): ProvisionerState {
-    return this.#state
+    return this.#ctx.state
   }
 
   progress(): WakeProgress | null {
-    const w = this.#wake
+    const w = this.#ctx.wake
     if (!w) return null
     return {
-      state: this.#state,
+      state: this.#ctx.state,
       phase: w.phase,
       reason: w.reason,
       startedAt: w.startedAt,
-      elapsedMs: this.#clock.now() - w.startedAt,
+      elapsedMs: this.#ctx.clock.now() - w.startedAt,
       deadline: w.deadline,
       boot: w.boot ? bootView(w.boot) : null,
       pull: w.pull,
@@ -357,44 +317,46 @@ class ProvisionerImpl implements Provisioner {
   }
 
   onProgress(listener: (progress: ProvisionerProgress) => void): () => void {
-    this.#progressListeners.add(listener)
-    return () => this.#progressListeners.delete(listener)
+    this.#ctx.progressListeners.add(listener)
+    return () => this.#ctx.progressListeners.delete(listener)
   }
 
   snapshot(): ProvisionerStatus {
-    const record = this.#store.instances.get(this.#settings.name)
-    return this.#statusFrom(this.#state, record, undefined, this.#cachedModelNames())
+    const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
+    return this.#statusFrom(this.#ctx.state, record, undefined, this.#cachedModelNames())
   }
 
   async status(options: { signal?: AbortSignal | undefined } = {}): Promise<ProvisionerStatus> {
-    const listed = await listOwned(this.#client, this.#settings.name, { signal: options.signal })
-    const record = this.#store.instances.get(this.#settings.name)
+    const listed = await listOwned(this.#ctx.client, this.#ctx.settings.name, {
+      signal: options.signal,
+    })
+    const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
     const live = listed.filter((i) => !isGoing(i))
     const cloud =
       (record && listed.find((i) => i.id === record.instanceId)) ??
       [...live].sort((a, b) => createdAtMs(a, 0) - createdAtMs(b, 0))[0]
-    let state = this.#state
+    let state = this.#ctx.state
     // While this process is changing things, its own view is the freshest.
-    if (!this.#wake && !this.#lease.busy) state = this.#stateFromCloud(cloud, record)
+    if (!this.#ctx.wake && !this.#ctx.lease.busy) state = this.#stateFromCloud(cloud, record)
     let models = this.#cachedModelNames()
     if (state === 'ready' && record) {
       try {
-        const tags = await fetchTags(this.#endpoint(record), {
-          clock: this.#clock,
+        const tags = await fetchTags(this.#ctx.endpoints.get(record), {
+          clock: this.#ctx.clock,
           signal: options.signal,
-          timeoutMs: Math.min(this.#tuning.probeTimeoutMs, 5_000),
+          timeoutMs: Math.min(this.#ctx.tuning.probeTimeoutMs, 5_000),
         })
-        this.#store.metadata.put('/api/tags', tags)
+        this.#ctx.store.metadata.put('/api/tags', tags)
         models = namesOf(tags.models)
       } catch (error) {
-        this.#log.debug({ err: error }, 'tags from the instance failed; using the cache')
+        this.#ctx.log.debug({ err: error }, 'tags from the instance failed; using the cache')
       }
     }
     return this.#statusFrom(state, record, cloud ?? null, models)
   }
 
   #stateFromCloud(cloud: Instance | undefined, record: InstanceRecord | null): ProvisionerState {
-    if (!cloud) return this.#state === 'error' ? 'error' : 'absent'
+    if (!cloud) return this.#ctx.state === 'error' ? 'error' : 'absent'
     switch (cloud.state) {
       case 'starting':
         return 'provisioning'
@@ -425,7 +387,7 @@ class ProvisionerImpl implements Provisioner {
     cloud: Instance | null | undefined,
     models: string[],
   ): ProvisionerStatus {
-    const s = this.#settings
+    const s = this.#ctx.settings
     const usage = this.#usageCost()
     const instance =
       cloud?.id !== undefined && cloud.id !== null
@@ -435,12 +397,12 @@ class ProvisionerImpl implements Provisioner {
             zone: record?.instanceId === cloud.id ? record.zone : s.zone,
             type: record?.instanceId === cloud.id ? record.instanceType : s.instanceType,
             ip: cloud['public-ip'] ?? null,
-            created_at: cloud['created-at'] ?? isoOf(createdAtMs(cloud, this.#clock.now())),
+            created_at: cloud['created-at'] ?? isoOf(createdAtMs(cloud, this.#ctx.clock.now())),
           }
         : record && cloud === undefined
           ? recordView(record)
           : null
-    const remaining = state === 'ready' ? this.#idleTimer.remainingMs() : null
+    const remaining = state === 'ready' ? this.#ctx.timers.idleRemainingMs() : null
     const status: ProvisionerStatus = {
       state,
       simulated: this.simulated,
@@ -453,10 +415,10 @@ class ProvisionerImpl implements Provisioner {
       models,
       cost: usage,
     }
-    const boot = this.#wake?.boot
+    const boot = this.#ctx.wake?.boot
     if ((state === 'provisioning' || state === 'booting') && boot) status.boot = bootView(boot)
     if (state === 'error') {
-      status.error = this.#lastError ?? {
+      status.error = this.#ctx.lastError ?? {
         code: 'instance_error',
         message: 'the instance is in an error state: destroy it (exollama destroy) and start again',
       }
@@ -466,36 +428,38 @@ class ProvisionerImpl implements Provisioner {
 
   #usageCost(): ProvisionerStatus['cost'] {
     try {
-      const session = this.#store.usage.currentSession()
-      const month = this.#store.usage.monthToDate()
+      const session = this.#ctx.store.usage.currentSession()
+      const month = this.#ctx.store.usage.monthToDate()
       return {
-        currency: this.#store.usage.currency,
+        currency: this.#ctx.store.usage.currency,
         session: session ? session.cost : null,
         month: month.cost,
       }
     } catch (error) {
-      this.#log.warn({ err: error }, 'usage ledger unreadable')
-      return { currency: this.#store.usage.currency, session: null, month: null }
+      this.#ctx.log.warn({ err: error }, 'usage ledger unreadable')
+      return { currency: this.#ctx.store.usage.currency, session: null, month: null }
     }
   }
 
   #cachedModelNames(): string[] {
-    const cached = this.#store.metadata.get('/api/tags')?.body as { models?: unknown } | undefined
+    const cached = this.#ctx.store.metadata.get('/api/tags')?.body as
+      { models?: unknown } | undefined
     return Array.isArray(cached?.models) ? namesOf(cached.models as Record<string, unknown>[]) : []
   }
 
   async models(options: { signal?: AbortSignal | undefined } = {}): Promise<ModelSummary[]> {
-    const record = this.#store.instances.get(this.#settings.name)
-    if (this.#state === 'ready' && record) {
-      const tags = await fetchTags(this.#endpoint(record), {
-        clock: this.#clock,
+    const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
+    if (this.#ctx.state === 'ready' && record) {
+      const tags = await fetchTags(this.#ctx.endpoints.get(record), {
+        clock: this.#ctx.clock,
         signal: options.signal,
-        timeoutMs: this.#tuning.probeTimeoutMs,
+        timeoutMs: this.#ctx.tuning.probeTimeoutMs,
       })
-      this.#store.metadata.put('/api/tags', tags)
+      this.#ctx.store.metadata.put('/api/tags', tags)
       return summariesOf(tags.models)
     }
-    const cached = this.#store.metadata.get('/api/tags')?.body as { models?: unknown } | undefined
+    const cached = this.#ctx.store.metadata.get('/api/tags')?.body as
+      { models?: unknown } | undefined
     return Array.isArray(cached?.models)
       ? summariesOf(cached.models as Record<string, unknown>[])
       : []
@@ -503,69 +467,17 @@ class ProvisionerImpl implements Provisioner {
 
   // ---- events and state -----------------------------------------------------------------------
 
-  #event(input: LifecycleEventInput): void {
-    try {
-      // Stamped with the provisioner's clock: the one its timers run on.
-      this.#store.events.append({ name: this.#settings.name, ts: this.#clock.now(), ...input })
-    } catch (error) {
-      this.#log.warn({ err: error, type: input.type }, 'could not record an event')
-    }
-  }
-
-  /** Moves to `to`, recording the transition (time spent in the previous state, who, why). */
-  #transition(
-    to: ProvisionerState,
-    input: Omit<LifecycleEventInput, 'message'> & { message?: string },
-  ): void {
-    const from = this.#state
-    const now = this.#clock.now()
-    const durationMs = input.durationMs ?? now - this.#stateSince
-    this.#state = to
-    this.#stateSince = now
-    if (to !== 'error') this.#lastError = null
-    this.#log.info({ from, to, reason: input.reason, actor: input.actor }, 'state')
-    this.#event({
-      ...input,
-      phase: input.phase ?? to,
-      durationMs,
-      message: input.message ?? `${from} → ${to}`,
-      data: { from, to, ...(input.data ?? {}) },
-    })
-  }
-
-  #emit(w: Wake | null, progress: ProvisionerProgress): void {
-    const targets = [...this.#progressListeners, ...(w ? w.listeners : [])]
-    for (const listener of targets) {
-      try {
-        listener(progress)
-      } catch (error) {
-        this.#log.warn({ err: error }, 'progress listener failed')
-      }
-    }
-  }
-
-  #phase(w: Wake, phase: string, message?: string): void {
-    w.phase = phase
-    this.#emit(w, {
-      kind: 'phase',
-      phase,
-      elapsedMs: this.#clock.now() - w.startedAt,
-      ...(message ? { message } : {}),
-      ...(w.boot ? { boot: { phase: w.boot.phase, percent: w.boot.percent } } : {}),
-    })
-  }
-
   // ---- wake -----------------------------------------------------------------------------------
 
   ensureReady(options: EnsureReadyOptions = {}): Promise<ReadyInstance> {
-    if (this.#closed) return Promise.reject(closedError())
-    if (this.#state === 'ready' && !this.#wake && this.#liveUpstream) {
-      return Promise.resolve(this.#liveUpstream)
+    if (this.#ctx.closed) return Promise.reject(closedError())
+    if (this.#ctx.state === 'ready' && !this.#ctx.wake && this.#ctx.live) {
+      return Promise.resolve(this.#ctx.live)
     }
-    const now = this.#clock.now()
+    const now = this.#ctx.clock.now()
     const callerDeadline =
       options.timeoutMs === undefined ? undefined : (options.startedAt ?? now) + options.timeoutMs
-    let wake = this.#wake
+    let wake = this.#ctx.wake
     const joined = wake !== null
     if (!wake) wake = this.#startWake(options)
     const w = wake
@@ -575,12 +487,12 @@ class ProvisionerImpl implements Provisioner {
     const ownLimit = joined && callerDeadline !== undefined && callerDeadline < w.deadline
     return waitFor(w.promise, {
       signal: options.signal,
-      clock: this.#clock,
+      clock: this.#ctx.clock,
       deadline: ownLimit ? callerDeadline : undefined,
       onDeadline: () =>
         new ProvisionerError(
           'wake_timeout',
-          `the instance was not ready within ${Math.round(((callerDeadline ?? now) - (options.startedAt ?? now)) / 1000)} s (it is still ${this.#state}; the wake goes on): wait longer (--timeout) or check exollama status`,
+          `the instance was not ready within ${Math.round(((callerDeadline ?? now) - (options.startedAt ?? now)) / 1000)} s (it is still ${this.#ctx.state}; the wake goes on): wait longer (--timeout) or check exollama status`,
           { kind: 'timeout' },
         ),
     }).finally(() => {
@@ -589,13 +501,13 @@ class ProvisionerImpl implements Provisioner {
   }
 
   #startWake(options: EnsureReadyOptions): Wake {
-    const now = this.#clock.now()
+    const now = this.#ctx.clock.now()
     const startedAt = options.startedAt ?? now
-    const timeoutMs = options.timeoutMs ?? this.#settings.wakeTimeoutS * 1000
+    const timeoutMs = options.timeoutMs ?? this.#ctx.settings.wakeTimeoutS * 1000
     const { reason, actor } = describeReason(options.reason, 'wake')
     const controller = new AbortController()
     const w: Wake = {
-      id: ++this.#wakeSeq,
+      id: ++this.#ctx.wakeSeq,
       reason,
       actor,
       startedAt,
@@ -619,9 +531,9 @@ class ProvisionerImpl implements Provisioner {
       lastCloudError: null,
       pull: null,
     }
-    w.deadlineTimer = timerAt(this.#clock, w.deadline, () => controller.abort(new WakeDeadline()))
-    this.#wake = w
-    this.#event({
+    armDeadline(this.#ctx.clock, w, w.deadline)
+    this.#ctx.wake = w
+    recordEvent(this.#ctx, {
       type: 'wake',
       reason,
       actor,
@@ -630,19 +542,11 @@ class ProvisionerImpl implements Provisioner {
     })
     const run = this.#runWake(w).finally(() => {
       w.deadlineTimer.cancel()
-      if (this.#wake === w) this.#wake = null
+      if (this.#ctx.wake === w) this.#ctx.wake = null
     })
     w.promise = run
-    this.#track(run)
+    trackIn(this.#ctx, run)
     return w
-  }
-
-  /** Moves the wake's deadline earlier (an adopted wake that began elsewhere). */
-  #tightenDeadline(w: Wake, deadline: number): void {
-    if (deadline >= w.deadline) return
-    w.deadline = deadline
-    w.deadlineTimer.cancel()
-    w.deadlineTimer = timerAt(this.#clock, deadline, () => w.controller.abort(new WakeDeadline()))
   }
 
   async #runWake(w: Wake): Promise<ReadyInstance> {
@@ -653,7 +557,7 @@ class ProvisionerImpl implements Provisioner {
       w.instanceId = id
 
       // Running, as Exoscale sees it (a finished operation is not a running instance).
-      const running = await this.#client.waitForInstanceState(id, ['running'], { signal })
+      const running = await this.#ctx.client.waitForInstanceState(id, ['running'], { signal })
       const ip = running['public-ip'] ?? record.ip
       if (!ip) {
         throw new ProvisionerError(
@@ -664,13 +568,13 @@ class ProvisionerImpl implements Provisioner {
       }
       if (record.state !== 'booting' || record.ip !== ip) {
         record =
-          this.#store.instances.update(this.#settings.name, {
+          this.#ctx.store.instances.update(this.#ctx.settings.name, {
             ip,
             state: w.wasReady ? 'ready' : 'booting',
           }) ?? record
       }
-      if (this.#state !== 'booting' && !w.wasReady) {
-        this.#transition('booting', {
+      if (this.#ctx.state !== 'booting' && !w.wasReady) {
+        transition(this.#ctx, 'booting', {
           type: 'boot',
           reason: w.reason,
           actor: w.actor,
@@ -678,15 +582,15 @@ class ProvisionerImpl implements Provisioner {
           message: `instance ${id} is running at ${ip}; waiting for its boot`,
         })
       }
-      this.#phase(w, 'booting')
+      enterPhase(this.#ctx, w, 'booting')
 
-      const endpoint = this.#endpoint(record)
+      const endpoint = this.#ctx.endpoints.get(record)
       await waitForBootReady(endpoint, {
-        clock: this.#clock,
+        clock: this.#ctx.clock,
         signal,
-        probeTimeoutMs: this.#tuning.probeTimeoutMs,
-        initialDelayMs: this.#tuning.bootPollInitialMs,
-        maxDelayMs: this.#tuning.bootPollMaxMs,
+        probeTimeoutMs: this.#ctx.tuning.probeTimeoutMs,
+        initialDelayMs: this.#ctx.tuning.bootPollInitialMs,
+        maxDelayMs: this.#ctx.tuning.bootPollMaxMs,
         onStatus: (status) => this.#onBootStatus(w, status, id),
         onNotYet: (detail) => {
           w.lastNotYet = detail
@@ -697,47 +601,48 @@ class ProvisionerImpl implements Provisioner {
       })
 
       const version = await waitForOllamaVersion(endpoint, {
-        clock: this.#clock,
+        clock: this.#ctx.clock,
         signal,
-        probeTimeoutMs: this.#tuning.probeTimeoutMs,
-        initialDelayMs: this.#tuning.bootPollInitialMs,
-        maxDelayMs: this.#tuning.bootPollMaxMs,
+        probeTimeoutMs: this.#ctx.tuning.probeTimeoutMs,
+        initialDelayMs: this.#ctx.tuning.bootPollInitialMs,
+        maxDelayMs: this.#ctx.tuning.bootPollMaxMs,
         onNotYet: (detail) => {
           w.lastNotYet = detail
         },
       })
-      assertOllamaVersion(version, this.#settings.minOllamaVersion)
-      this.#store.instances.update(this.#settings.name, { ollamaVersion: version })
-      this.#store.metadata.put('/api/version', { version })
+      assertOllamaVersion(version, this.#ctx.settings.minOllamaVersion)
+      this.#ctx.store.instances.update(this.#ctx.settings.name, { ollamaVersion: version })
+      this.#ctx.store.metadata.put('/api/version', { version })
 
       if (!w.wasReady) {
-        for (const model of this.#settings.models) await this.#preload(w, endpoint, model)
+        for (const model of this.#ctx.settings.models) await this.#preload(w, endpoint, model)
       }
       try {
         const tags = await fetchTags(endpoint, {
-          clock: this.#clock,
+          clock: this.#ctx.clock,
           signal,
-          timeoutMs: this.#tuning.probeTimeoutMs,
+          timeoutMs: this.#ctx.tuning.probeTimeoutMs,
         })
-        this.#store.metadata.put('/api/tags', tags)
+        this.#ctx.store.metadata.put('/api/tags', tags)
       } catch (error) {
         if (signal.aborted) throw error
-        this.#log.warn({ err: error }, 'could not read the models of the ready instance')
+        this.#ctx.log.warn({ err: error }, 'could not read the models of the ready instance')
       }
 
-      record = this.#store.instances.update(this.#settings.name, { state: 'ready' }) ?? record
-      this.#transition('ready', {
+      record =
+        this.#ctx.store.instances.update(this.#ctx.settings.name, { state: 'ready' }) ?? record
+      transition(this.#ctx, 'ready', {
         type: 'ready',
         reason: w.reason,
         actor: w.actor,
         instanceId: id,
-        durationMs: this.#clock.now() - w.startedAt,
-        message: `instance ${id} is ready (Ollama ${version}) after ${Math.round((this.#clock.now() - w.startedAt) / 1000)} s`,
+        durationMs: this.#ctx.clock.now() - w.startedAt,
+        message: `instance ${id} is ready (Ollama ${version}) after ${Math.round((this.#ctx.clock.now() - w.startedAt) / 1000)} s`,
         data: { ollamaVersion: version, wake: w.id },
       })
-      this.#phase(w, 'ready')
+      enterPhase(this.#ctx, w, 'ready')
       this.#onReady(record)
-      return this.#ready(record)
+      return this.#ctx.endpoints.ready(record)
     } catch (error) {
       throw await this.#failWake(w, error)
     }
@@ -747,8 +652,8 @@ class ProvisionerImpl implements Provisioner {
     const previous = w.boot
     w.boot = status
     if (previous?.phase !== status.phase) {
-      const now = this.#clock.now()
-      this.#event({
+      const now = this.#ctx.clock.now()
+      recordEvent(this.#ctx, {
         type: 'boot',
         phase: status.phase,
         instanceId,
@@ -767,15 +672,15 @@ class ProvisionerImpl implements Provisioner {
       w.bootPhaseSince = now
     }
     if (previous?.phase !== status.phase || previous.percent !== status.percent) {
-      this.#phase(w, 'booting')
+      enterPhase(this.#ctx, w, 'booting')
     }
   }
 
   async #preload(w: Wake, endpoint: InstanceEndpoint, model: string): Promise<void> {
-    const started = this.#clock.now()
-    this.#phase(w, 'pulling-model', `pulling ${model}`)
+    const started = this.#ctx.clock.now()
+    enterPhase(this.#ctx, w, 'pulling-model', `pulling ${model}`)
     await pullModel(endpoint, model, {
-      clock: this.#clock,
+      clock: this.#ctx.clock,
       signal: w.controller.signal,
       onProgress: (p) => {
         w.pull = {
@@ -784,15 +689,15 @@ class ProvisionerImpl implements Provisioner {
           ...(p.completed === undefined ? {} : { completed: p.completed }),
           ...(p.total === undefined ? {} : { total: p.total }),
         }
-        this.#emit(w, { kind: 'pull', ...w.pull })
+        emitProgress(this.#ctx, w, { kind: 'pull', ...w.pull })
       },
     })
     w.pull = null
-    this.#event({
+    recordEvent(this.#ctx, {
       type: 'pull',
       phase: 'model-pull',
       instanceId: w.instanceId ?? null,
-      durationMs: this.#clock.now() - started,
+      durationMs: this.#ctx.clock.now() - started,
       reason: 'EXOLLAMA_MODEL preload',
       message: `model ${model} pulled`,
       data: { model },
@@ -801,19 +706,19 @@ class ProvisionerImpl implements Provisioner {
 
   /** #acquire, retried while the cloud blips and nothing has been created yet. */
   async #acquireWithRetry(w: Wake): Promise<InstanceRecord> {
-    let delay = this.#tuning.transientRetryMs
+    let delay = this.#ctx.tuning.transientRetryMs
     for (;;) {
       try {
-        return await this.#lease.run((fence) => this.#acquire(w, fence), {
+        return await this.#ctx.lease.run((fence) => this.#acquire(w, fence), {
           signal: w.controller.signal,
-          waitMs: Math.max(0, w.deadline - this.#clock.now()),
+          waitMs: Math.max(0, w.deadline - this.#ctx.clock.now()),
         })
       } catch (error) {
         if (w.controller.signal.aborted || w.postSent || !isTransientCloudFailure(error))
           throw error
         w.lastCloudError = errorSummary(error).message
-        this.#log.warn({ err: error }, 'the cloud failed during a wake; retrying')
-        await this.#clock.sleep(delay, w.controller.signal)
+        this.#ctx.log.warn({ err: error }, 'the cloud failed during a wake; retrying')
+        await this.#ctx.clock.sleep(delay, w.controller.signal)
         delay = Math.min(10_000, delay * 2)
       }
     }
@@ -825,10 +730,10 @@ class ProvisionerImpl implements Provisioner {
    */
   async #acquire(w: Wake, fence: Fence): Promise<InstanceRecord> {
     const signal = w.controller.signal
-    const name = this.#settings.name
-    const listed = (await listOwned(this.#client, name, { signal })).filter(hasId)
-    let record = this.#store.instances.get(name)
-    const intents = this.#store.intents.list({ name, limit: 200 })
+    const name = this.#ctx.settings.name
+    const listed = (await listOwned(this.#ctx.client, name, { signal })).filter(hasId)
+    let record = this.#ctx.store.instances.get(name)
+    const intents = this.#ctx.store.intents.list({ name, limit: 200 })
     const live = listed.filter((i) => !isGoing(i))
     const picked = pickKeeper(live, record, adoptableIntent(intents), 0)
     let keeper = picked?.instance
@@ -836,7 +741,7 @@ class ProvisionerImpl implements Provisioner {
     if (!keeper && record && !listed.some((i) => i.id === record?.instanceId)) {
       // The list did not show the store's instance: only a 404 for its id proves it is gone.
       try {
-        const again = await this.#client.getInstance(record.instanceId, { signal })
+        const again = await this.#ctx.client.getInstance(record.instanceId, { signal })
         if (again.id && !isGoing(again)) keeper = { ...again, id: again.id }
       } catch (error) {
         if (!isExoscaleError(error, 'exoscale_not_found')) throw error
@@ -848,18 +753,18 @@ class ProvisionerImpl implements Provisioner {
       if (foreign.length > 0) {
         throw new ProvisionerError(
           'foreign_instance',
-          `instance ${foreign.map((i) => i.id).join(', ')} is labelled exollama-name=${name} but this data directory holds no keys for it (another EXOLLAMA_DATA_DIR made it, or its store was lost): run "exollama destroy" to delete it, or use another EXOLLAMA_NAME; the reconcile loop deletes it ${Math.round(this.#tuning.orphanGraceMs / 60_000)} min after its creation`,
+          `instance ${foreign.map((i) => i.id).join(', ')} is labelled exollama-name=${name} but this data directory holds no keys for it (another EXOLLAMA_DATA_DIR made it, or its store was lost): run "exollama destroy" to delete it, or use another EXOLLAMA_NAME; the reconcile loop deletes it ${Math.round(this.#ctx.tuning.orphanGraceMs / 60_000)} min after its creation`,
           { kind: 'config' },
         )
       }
       // Ours, but on its way out: let it go before making a new one.
       for (const going of listed.filter(isGoing)) {
-        await this.#client.waitForInstanceGone(going.id, { signal })
+        await this.#ctx.client.waitForInstanceGone(going.id, { signal })
       }
       if (record) this.#forgetRecord(record, 'its instance no longer exists')
       for (const intent of intents) {
         if (intent.state === 'pending') {
-          this.#store.intents.markAbandoned(intent.id, 'no instance carries its label')
+          this.#ctx.store.intents.markAbandoned(intent.id, 'no instance carries its label')
         }
       }
       return this.#create(w, fence)
@@ -869,14 +774,14 @@ class ProvisionerImpl implements Provisioner {
     if (!record || record.instanceId !== keeper.id) {
       // Not the store's instance: pickKeeper chose it for its adoptable intent.
       const intent = picked?.adopt as Intent
-      record = this.#store.instances.save(
-        recordFromIntent(intent, keeper, this.#clock.now()),
+      record = this.#ctx.store.instances.save(
+        recordFromIntent(intent, keeper, this.#ctx.clock.now()),
         fence,
       )
       if (intent.state === 'pending') {
-        this.#store.intents.markCreated(intent.id, { instanceId: keeper.id })
+        this.#ctx.store.intents.markCreated(intent.id, { instanceId: keeper.id })
       }
-      this.#event({
+      recordEvent(this.#ctx, {
         type: 'adopt',
         instanceId: keeper.id,
         reason: w.reason,
@@ -897,7 +802,7 @@ class ProvisionerImpl implements Provisioner {
       case 'stopped':
         return this.#startStopped(w, record)
       case 'stopping':
-        await this.#client.waitForInstanceState(keeper.id, ['stopped'], { signal })
+        await this.#ctx.client.waitForInstanceState(keeper.id, ['stopped'], { signal })
         return this.#startStopped(w, record)
       case 'error': {
         await this.#deleteInstance(keeper.id, 'it is in Exoscale error state')
@@ -918,12 +823,13 @@ class ProvisionerImpl implements Provisioner {
     if (record.startedAt !== null && record.startedAt - record.createdAt > RESTART_AFTER_MS) {
       w.rebootSince = record.startedAt
     }
-    this.#tightenDeadline(
+    tightenDeadline(
+      this.#ctx.clock,
       w,
-      (record.startedAt ?? record.createdAt) + this.#settings.wakeTimeoutS * 1000,
+      (record.startedAt ?? record.createdAt) + this.#ctx.settings.wakeTimeoutS * 1000,
     )
-    if (this.#state !== state) {
-      this.#transition(state, {
+    if (this.#ctx.state !== state) {
+      transition(this.#ctx, state, {
         type: 'adopt',
         reason: w.reason,
         actor: w.actor,
@@ -931,33 +837,33 @@ class ProvisionerImpl implements Provisioner {
         message: `waiting for instance ${record.instanceId}, which a previous wake started`,
       })
     }
-    this.#phase(w, state)
+    enterPhase(this.#ctx, w, state)
   }
 
   async #startStopped(w: Wake, record: InstanceRecord): Promise<InstanceRecord> {
     const signal = w.controller.signal
-    this.#cancelDestroyAfter()
-    this.#transition('provisioning', {
+    this.#ctx.timers.cancelDestroyAfter()
+    transition(this.#ctx, 'provisioning', {
       type: 'start',
       reason: w.reason,
       actor: w.actor,
       instanceId: record.instanceId,
       message: `starting stopped instance ${record.instanceId}`,
     })
-    this.#phase(w, 'provisioning')
+    enterPhase(this.#ctx, w, 'provisioning')
     w.owned = true
     // Before the call: any boot status written after this moment is this boot's.
-    const requestedAt = this.#clock.now()
+    const requestedAt = this.#ctx.clock.now()
     w.rebootSince = requestedAt
-    const op = await this.#client.startInstance(record.instanceId, { signal })
-    await this.#client.waitForOperation(op, { signal })
-    const now = this.#clock.now()
+    const op = await this.#ctx.client.startInstance(record.instanceId, { signal })
+    await this.#ctx.client.waitForOperation(op, { signal })
+    const now = this.#ctx.clock.now()
     const updated =
-      this.#store.instances.update(this.#settings.name, {
+      this.#ctx.store.instances.update(this.#ctx.settings.name, {
         state: 'provisioning',
         startedAt: requestedAt,
       }) ?? record
-    this.#store.usage.startSession({
+    this.#ctx.store.usage.startSession({
       instanceId: updated.instanceId,
       instanceType: updated.instanceType,
       startedAt: now,
@@ -967,22 +873,22 @@ class ProvisionerImpl implements Provisioner {
 
   async #create(w: Wake, fence: Fence): Promise<InstanceRecord> {
     const signal = w.controller.signal
-    const s = this.#settings
-    this.#transition('provisioning', {
+    const s = this.#ctx.settings
+    transition(this.#ctx, 'provisioning', {
       type: 'create',
       reason: w.reason,
       actor: w.actor,
       message: `creating a ${s.instanceType} instance in ${s.zone} (${w.reason})`,
     })
-    this.#phase(w, 'provisioning')
-    const plan = await resolveCreatePlan(this.#client, s, signal)
+    enterPhase(this.#ctx, w, 'provisioning')
+    const plan = await resolveCreatePlan(this.#ctx.client, s, signal)
     const sg = await ensureSecurityGroup(
-      { client: this.#client, logger: this.#log, signal },
+      { client: this.#ctx.client, logger: this.#ctx.log, signal },
       s.name,
       s.allowedCidrs,
     )
     this.#noteSecurityGroup(sg)
-    const credentials = await generateInstanceCredentials({ clock: this.#clock })
+    const credentials = await generateInstanceCredentials({ clock: this.#ctx.clock })
     const ollamaKey = s.ollamaKey ?? credentials.ollamaKey
     let userData: string
     try {
@@ -1006,7 +912,7 @@ class ProvisionerImpl implements Provisioner {
 
     // Durable before the POST (synchronous=FULL, lease re-checked in the same transaction):
     // after a crash, the instance is found by this id and talked to with these secrets.
-    const intent = this.#store.intents.create(
+    const intent = this.#ctx.store.intents.create(
       {
         name: s.name,
         zone: plan.zone,
@@ -1018,7 +924,7 @@ class ProvisionerImpl implements Provisioner {
       fence,
     )
     w.intentId = intent.id
-    this.#event({
+    recordEvent(this.#ctx, {
       type: 'create',
       reason: w.reason,
       actor: w.actor,
@@ -1033,8 +939,8 @@ class ProvisionerImpl implements Provisioner {
         gpu: plan.gpu,
       },
     })
-    if (!this.#lease.holds(fence)) {
-      this.#store.intents.markAbandoned(intent.id, 'lease lost before the create call')
+    if (!this.#ctx.lease.holds(fence)) {
+      this.#ctx.store.intents.markAbandoned(intent.id, 'lease lost before the create call')
       throw new ProvisionerError(
         'lease_busy',
         'another exollama process took over while this one was about to create the instance: retry',
@@ -1056,7 +962,7 @@ class ProvisionerImpl implements Provisioner {
     let op
     w.postSent = true
     try {
-      op = await this.#client.createInstance(request, { signal })
+      op = await this.#ctx.client.createInstance(request, { signal })
     } catch (error) {
       if (signal.aborted) {
         // The call may have landed: the failure path finds it by its intent label.
@@ -1064,7 +970,7 @@ class ProvisionerImpl implements Provisioner {
         throw error
       }
       if (isAmbiguousCreateFailure(error)) {
-        this.#event({
+        recordEvent(this.#ctx, {
           type: 'create',
           errorCode: errorSummary(error).code,
           message: `the create call failed without a clear answer; looking for intent ${intent.id}`,
@@ -1074,7 +980,7 @@ class ProvisionerImpl implements Provisioner {
           w.owned = true
           return this.#recordCreated(w, intent, found, undefined, fence)
         }
-        this.#store.intents.markAbandoned(
+        this.#ctx.store.intents.markAbandoned(
           intent.id,
           `create failed (${errorSummary(error).code}); no instance carries the label`,
         )
@@ -1084,15 +990,15 @@ class ProvisionerImpl implements Provisioner {
           { kind: 'cloud', cause: error },
         )
       }
-      this.#store.intents.markAbandoned(intent.id, errorSummary(error).message)
+      this.#ctx.store.intents.markAbandoned(intent.id, errorSummary(error).message)
       throw explainCreateError(error, ctx)
     }
     w.owned = true
-    if (op.id) this.#store.intents.setOperation(intent.id, op.id)
+    if (op.id) this.#ctx.store.intents.setOperation(intent.id, op.id)
 
     let instanceId: string | undefined
     try {
-      const done = await this.#client.waitForOperation(op, { signal })
+      const done = await this.#ctx.client.waitForOperation(op, { signal })
       instanceId = done.reference?.id
     } catch (error) {
       if (signal.aborted) throw error
@@ -1108,16 +1014,16 @@ class ProvisionerImpl implements Provisioner {
         for (const left of await this.#listByIntent(intent.id, signal).catch(() => [])) {
           await this.#deleteInstance(left.id, 'its create operation failed').catch(() => {})
         }
-        this.#store.intents.markAbandoned(intent.id, errorSummary(error).message)
+        this.#ctx.store.intents.markAbandoned(intent.id, errorSummary(error).message)
         w.owned = false
         throw explainCreateError(error, ctx)
       }
     }
     const instance = instanceId
-      ? await this.#client.getInstance(instanceId, { signal })
+      ? await this.#ctx.client.getInstance(instanceId, { signal })
       : await this.#findByIntent(intent.id, signal)
     if (!instance?.id) {
-      this.#store.intents.markAbandoned(intent.id, 'the create operation named no instance')
+      this.#ctx.store.intents.markAbandoned(intent.id, 'the create operation named no instance')
       throw new ProvisionerError(
         'create_unconfirmed',
         `the create operation ended without naming an instance and none carries intent ${intent.id}: retry`,
@@ -1134,27 +1040,27 @@ class ProvisionerImpl implements Provisioner {
     operationId: string | undefined,
     fence: Fence,
   ): InstanceRecord {
-    const now = this.#clock.now()
-    const current = this.#store.intents.get(intent.id)
+    const now = this.#ctx.clock.now()
+    const current = this.#ctx.store.intents.get(intent.id)
     if (current?.state === 'pending') {
-      this.#store.intents.markCreated(intent.id, {
+      this.#ctx.store.intents.markCreated(intent.id, {
         instanceId: instance.id,
         ...(operationId ? { operationId } : {}),
       })
     }
     const input = recordFromIntent(intent, instance, now)
-    const record = this.#store.instances.save(
+    const record = this.#ctx.store.instances.save(
       { ...input, state: 'provisioning', startedAt: now },
       fence,
     )
-    this.#store.usage.startSession({
+    this.#ctx.store.usage.startSession({
       instanceId: instance.id,
       instanceType: record.instanceType,
       startedAt: now,
     })
     w.instanceId = instance.id
     w.created = true
-    this.#event({
+    recordEvent(this.#ctx, {
       type: 'create',
       instanceId: instance.id,
       reason: w.reason,
@@ -1165,8 +1071,8 @@ class ProvisionerImpl implements Provisioner {
   }
 
   async #listByIntent(intentId: string, signal?: AbortSignal): Promise<ListedInstance[]> {
-    const name = this.#settings.name
-    const listed = await listOwned(this.#client, name, {
+    const name = this.#ctx.settings.name
+    const listed = await listOwned(this.#ctx.client, name, {
       labels: intentFilter(name, intentId),
       signal,
     })
@@ -1181,8 +1087,8 @@ class ProvisionerImpl implements Provisioner {
   async #findByIntent(intentId: string, signal?: AbortSignal): Promise<ListedInstance | undefined> {
     let succeeded = false
     let lastError: unknown
-    for (const pause of [0, ...this.#tuning.ambiguousCreateChecksMs]) {
-      if (pause > 0) await this.#clock.sleep(pause, signal)
+    for (const pause of [0, ...this.#ctx.tuning.ambiguousCreateChecksMs]) {
+      if (pause > 0) await this.#ctx.clock.sleep(pause, signal)
       try {
         const found = await this.#listByIntent(intentId, signal)
         succeeded = true
@@ -1199,7 +1105,7 @@ class ProvisionerImpl implements Provisioner {
 
   async #failWake(w: Wake, error: unknown): Promise<Error> {
     const reason: unknown = w.controller.signal.reason
-    if (this.#closed || reason instanceof WakeCancelled) {
+    if (this.#ctx.closed || reason instanceof WakeCancelled) {
       const by = reason instanceof WakeCancelled ? reason.by : 'shutdown'
       return new ProvisionerError(
         by === 'shutdown' ? 'provisioner_closed' : 'wake_aborted',
@@ -1225,10 +1131,10 @@ class ProvisionerImpl implements Provisioner {
       isExoscaleError(error, 'exoscale_operation_failed')
     let destroyed = 'no' as 'yes' | 'failed' | 'no'
     let destroyError: { code: string; message: string } | null = null
-    this.#clearLive()
+    this.#ctx.live = null
     if ((w.owned || unusable) && (w.instanceId || (w.intentId && w.postSent))) {
       try {
-        await this.#lease.run(
+        await this.#ctx.lease.run(
           async () => {
             const ids = new Set<string>()
             if (w.instanceId) ids.add(w.instanceId)
@@ -1246,12 +1152,15 @@ class ProvisionerImpl implements Provisioner {
             })
             destroyed = 'yes'
           },
-          { waitMs: this.#tuning.mutationTimeoutMs },
+          { waitMs: this.#ctx.tuning.mutationTimeoutMs },
         )
       } catch (destroyFailure) {
         destroyed = 'failed'
         destroyError = errorSummary(destroyFailure)
-        this.#log.error({ err: destroyFailure }, 'could not destroy the instance of a failed wake')
+        this.#ctx.log.error(
+          { err: destroyFailure },
+          'could not destroy the instance of a failed wake',
+        )
       }
     }
     const fate =
@@ -1280,12 +1189,9 @@ class ProvisionerImpl implements Provisioner {
       final = new ProvisionerError('boot_failed', String(error), { kind: 'internal' })
     }
     const summary = errorSummary(final)
-    this.#lastError = summary
-    this.#transition('error', {
-      type: 'error',
+    transitionToError(this.#ctx, summary, {
       reason: w.reason,
       actor: w.actor,
-      errorCode: summary.code,
       instanceId: w.instanceId ?? null,
       message: summary.message,
       data: { wake: w.id, destroyed },
@@ -1305,55 +1211,11 @@ class ProvisionerImpl implements Provisioner {
     return `still ${w.phase}`
   }
 
-  #ready(record: InstanceRecord): ReadyInstance {
-    const endpoint = this.#endpoint(record)
-    return {
-      origin: endpoint.origin,
-      dispatcher: endpoint.dispatcher,
-      headers: endpoint.headers,
-      instance: {
-        id: record.instanceId,
-        name: record.name,
-        zone: record.zone,
-        type: record.instanceType,
-        ip: record.ip,
-        created_at: isoOf(record.createdAt),
-      },
-    }
-  }
-
-  #endpoint(record: InstanceRecord): InstanceEndpoint {
-    const cached = this.#endpoints.get(record.instanceId)
-    if (
-      cached &&
-      cached.fingerprint === record.tlsFingerprint &&
-      cached.endpoint.origin === this.#instanceOrigin(record.ip ?? '', record.instanceId)
-    ) {
-      return cached.endpoint
-    }
-    if (cached) void closeDispatcher(cached.endpoint.dispatcher)
-    const endpoint: InstanceEndpoint = {
-      instanceId: record.instanceId,
-      origin: this.#instanceOrigin(record.ip ?? '0.0.0.0', record.instanceId),
-      dispatcher: this.#createAgent(record.tlsCertPem),
-      headers: Object.freeze({ 'X-Ollama-Key': record.secrets.ollamaKey.reveal() }),
-    }
-    this.#endpoints.set(record.instanceId, { fingerprint: record.tlsFingerprint, endpoint })
-    return endpoint
-  }
-
-  #dropEndpoint(instanceId: string): void {
-    const cached = this.#endpoints.get(instanceId)
-    if (!cached) return
-    this.#endpoints.delete(instanceId)
-    void closeDispatcher(cached.endpoint.dispatcher)
-  }
-
   #ensureSession(record: InstanceRecord, cloud: Instance): void {
     if (cloud.state !== 'running' && cloud.state !== 'starting' && cloud.state !== 'migrating') {
       return
     }
-    this.#store.usage.startSession({
+    this.#ctx.store.usage.startSession({
       instanceId: record.instanceId,
       instanceType: record.instanceType,
       startedAt: record.startedAt ?? record.createdAt,
@@ -1362,83 +1224,58 @@ class ProvisionerImpl implements Provisioner {
 
   // ---- ready, idle, lifetime ------------------------------------------------------------------
 
-  #newIdleTimer(): IdleTimer {
-    return new IdleTimer({
-      clock: this.#clock,
-      activity: this.activity,
-      timeoutMs: this.#settings.idleTimeoutS * 1000,
-      onIdle: () => this.#track(this.#runIdleAction()),
-    })
-  }
-
-  #clearLive(): void {
-    this.#live = null
-    this.#liveUpstream = null
-  }
-
   #onReady(record: InstanceRecord): void {
-    this.#live = record.instanceId
-    this.#liveUpstream = this.#ready(record)
+    this.#ctx.live = this.#ctx.endpoints.ready(record)
     // A fresh instance starts a new idle period (a request in flight keeps it going anyway).
     this.activity.touch()
-    this.#idleTimer.arm()
-    this.#cancelDestroyAfter()
-    this.#armLifetime(record.instanceId, record.createdAt)
-  }
-
-  #armLifetime(instanceId: string, createdAt: number): void {
-    if (this.#lifetimeTimer?.instanceId === instanceId) return
-    this.#lifetimeTimer?.timer.cancel()
-    const at = createdAt + this.#settings.maxLifetimeS * 1000
-    this.#lifetimeTimer = {
-      instanceId,
-      timer: timerAt(this.#clock, at, () => this.#track(this.#lifetimeReached(instanceId))),
-    }
+    this.#ctx.timers.armIdle()
+    this.#ctx.timers.cancelDestroyAfter()
+    this.#ctx.timers.armLifetime(record.instanceId, record.createdAt)
   }
 
   async #lifetimeReached(instanceId: string): Promise<void> {
-    await this.#lease.run(async () => {
-      const record = this.#store.instances.get(this.#settings.name)
+    await this.#ctx.lease.run(async () => {
+      const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
       if (!record || record.instanceId !== instanceId) return
-      const limit = record.createdAt + this.#settings.maxLifetimeS * 1000
-      if (this.#clock.now() < limit) return
-      this.#wake?.controller.abort(new WakeCancelled('the max lifetime'))
-      this.#event({
+      const limit = record.createdAt + this.#ctx.settings.maxLifetimeS * 1000
+      if (this.#ctx.clock.now() < limit) return
+      cancelWake(this.#ctx.wake, 'the max lifetime')
+      recordEvent(this.#ctx, {
         type: 'lifetime',
         instanceId,
         actor: 'lifetime timer',
-        reason: `EXOLLAMA_MAX_LIFETIME ${this.#settings.maxLifetimeS} s reached`,
+        reason: `EXOLLAMA_MAX_LIFETIME ${this.#ctx.settings.maxLifetimeS} s reached`,
         message: `instance ${instanceId} reached its max lifetime`,
       })
       await this.#destroyLocked({
         ids: [instanceId],
         actor: 'lifetime timer',
-        reason: `max lifetime of ${this.#settings.maxLifetimeS} s reached`,
+        reason: `max lifetime of ${this.#ctx.settings.maxLifetimeS} s reached`,
       })
     })
   }
 
   async #runIdleAction(): Promise<void> {
-    await this.#lease.run(async () => {
-      const timeoutMs = this.#settings.idleTimeoutS * 1000
+    await this.#ctx.lease.run(async () => {
+      const timeoutMs = this.#ctx.settings.idleTimeoutS * 1000
       const deadline = this.activity.idleDeadline(timeoutMs)
-      if (this.#state !== 'ready' || this.#wake) return
-      if (deadline === null || deadline > this.#clock.now()) {
-        this.#idleTimer.arm()
+      if (this.#ctx.state !== 'ready' || this.#ctx.wake) return
+      if (deadline === null || deadline > this.#ctx.clock.now()) {
+        this.#ctx.timers.armIdle()
         return
       }
-      const record = this.#store.instances.get(this.#settings.name)
+      const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
       if (!record) return
-      const idleS = Math.round((this.#clock.now() - (deadline - timeoutMs)) / 1000)
-      const reason = `idle for ${idleS} s (EXOSCALE_IDLE_TIMEOUT ${this.#settings.idleTimeoutS} s)`
-      this.#event({
+      const idleS = Math.round((this.#ctx.clock.now() - (deadline - timeoutMs)) / 1000)
+      const reason = `idle for ${idleS} s (EXOSCALE_IDLE_TIMEOUT ${this.#ctx.settings.idleTimeoutS} s)`
+      recordEvent(this.#ctx, {
         type: 'idle',
         actor: 'idle timer',
         reason,
         instanceId: record.instanceId,
-        message: `no activity for ${idleS} s: ${this.#settings.idleAction}`,
+        message: `no activity for ${idleS} s: ${this.#ctx.settings.idleAction}`,
       })
-      if (this.#settings.idleAction === 'stop') {
+      if (this.#ctx.settings.idleAction === 'stop') {
         await this.#stopLocked(record, { actor: 'idle timer', reason })
       } else {
         await this.#destroyLocked({ ids: [record.instanceId], actor: 'idle timer', reason })
@@ -1446,61 +1283,46 @@ class ProvisionerImpl implements Provisioner {
     })
   }
 
-  #cancelDestroyAfter(): void {
-    this.#destroyAfterTimer?.timer.cancel()
-    this.#destroyAfterTimer = null
-  }
-
-  #armDestroyAfter(instanceId: string, stoppedAt: number): void {
-    if (this.#destroyAfterTimer?.instanceId === instanceId) return
-    this.#cancelDestroyAfter()
-    const at = stoppedAt + this.#settings.destroyAfterS * 1000
-    this.#destroyAfterTimer = {
-      instanceId,
-      timer: timerAt(this.#clock, at, () =>
-        this.#track(
-          this.#lease.run(async () => {
-            const record = this.#store.instances.get(this.#settings.name)
-            if (record?.instanceId !== instanceId || record.state !== 'stopped' || this.#wake) {
-              return
-            }
-            await this.#destroyLocked({
-              ids: [instanceId],
-              actor: 'destroy-after timer',
-              reason: `stopped for ${this.#settings.destroyAfterS} s (EXOLLAMA_DESTROY_AFTER)`,
-            })
-          }),
-        ),
-      ),
-    }
+  async #destroyAfterReached(instanceId: string): Promise<void> {
+    await this.#ctx.lease.run(async () => {
+      const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
+      if (record?.instanceId !== instanceId || record.state !== 'stopped' || this.#ctx.wake) {
+        return
+      }
+      await this.#destroyLocked({
+        ids: [instanceId],
+        actor: 'destroy-after timer',
+        reason: `stopped for ${this.#ctx.settings.destroyAfterS} s (EXOLLAMA_DESTROY_AFTER)`,
+      })
+    })
   }
 
   // ---- stop and destroy -----------------------------------------------------------------------
 
   async #deleteInstance(id: string, why: string): Promise<void> {
     try {
-      const op = await this.#client.deleteInstance(id)
-      await this.#client.waitForOperation(op, { timeoutMs: this.#tuning.mutationTimeoutMs })
+      const op = await this.#ctx.client.deleteInstance(id)
+      await this.#ctx.client.waitForOperation(op, { timeoutMs: this.#ctx.tuning.mutationTimeoutMs })
     } catch (error) {
       // Already gone, or already being deleted, is what we wanted.
       if (!isExoscaleError(error, 'exoscale_not_found') && !(await this.#alreadyGoing(id, error))) {
         throw error
       }
     }
-    this.#log.info({ instance: id, why }, 'instance deleted')
+    this.#ctx.log.info({ instance: id, why }, 'instance deleted')
     try {
-      this.#store.usage.endSession(id)
+      this.#ctx.store.usage.endSession(id)
     } catch (error) {
-      this.#log.warn({ err: error }, 'could not close the usage session')
+      this.#ctx.log.warn({ err: error }, 'could not close the usage session')
     }
-    this.#dropEndpoint(id)
+    this.#ctx.endpoints.drop(id)
   }
 
   /** After a refused delete (409): whether the instance is already on its way out. */
   async #alreadyGoing(id: string, error: unknown): Promise<boolean> {
     if (!isExoscaleError(error, 'exoscale_conflict')) return false
     try {
-      return isGoing(await this.#client.getInstance(id))
+      return isGoing(await this.#ctx.client.getInstance(id))
     } catch (again) {
       return isExoscaleError(again, 'exoscale_not_found')
     }
@@ -1517,19 +1339,16 @@ class ProvisionerImpl implements Provisioner {
     /** False: leave the final transition to the caller (a failed wake ends in `error`). */
     settle?: boolean
   }): Promise<void> {
-    const name = this.#settings.name
-    const record = this.#store.instances.get(name)
-    const started = this.#clock.now()
-    this.#idleTimer.disarm()
-    this.#cancelDestroyAfter()
-    if (this.#lifetimeTimer && input.ids.includes(this.#lifetimeTimer.instanceId)) {
-      this.#lifetimeTimer.timer.cancel()
-      this.#lifetimeTimer = null
-    }
+    const name = this.#ctx.settings.name
+    const record = this.#ctx.store.instances.get(name)
+    const started = this.#ctx.clock.now()
+    this.#ctx.timers.disarmIdle()
+    this.#ctx.timers.cancelDestroyAfter()
+    this.#ctx.timers.cancelLifetime(...input.ids)
     const current = record && input.ids.includes(record.instanceId) ? record : null
-    if (current) this.#store.instances.update(name, { state: 'destroying' })
-    if (this.#live !== null && input.ids.includes(this.#live)) this.#clearLive()
-    this.#transition('destroying', {
+    if (current) this.#ctx.store.instances.update(name, { state: 'destroying' })
+    if (this.#ctx.live && input.ids.includes(this.#ctx.live.instance.id)) this.#ctx.live = null
+    transition(this.#ctx, 'destroying', {
       type: 'destroy',
       actor: input.actor,
       reason: input.reason,
@@ -1542,39 +1361,36 @@ class ProvisionerImpl implements Provisioner {
         await this.#deleteInstance(id, input.reason)
       } catch (error) {
         failure ??= error
-        this.#log.error({ err: error, instance: id }, 'delete failed')
+        this.#ctx.log.error({ err: error, instance: id }, 'delete failed')
       }
     }
     if (failure) {
       const summary = errorSummary(failure)
       if (input.settle !== false) {
-        this.#lastError = summary
-        this.#transition('error', {
-          type: 'error',
+        transitionToError(this.#ctx, summary, {
           actor: input.actor,
-          errorCode: summary.code,
           message: `destroy failed: ${summary.message}`,
         })
       }
       throw failure
     }
-    if (current) this.#store.instances.remove(name)
+    if (current) this.#ctx.store.instances.remove(name)
     if (input.settle === false) {
-      this.#event({
+      recordEvent(this.#ctx, {
         type: 'destroyed',
         actor: input.actor,
         reason: input.reason,
-        durationMs: this.#clock.now() - started,
+        durationMs: this.#ctx.clock.now() - started,
         instanceId: current?.instanceId ?? input.ids[0] ?? null,
         message: `destroyed ${input.ids.join(', ')}`,
       })
       return
     }
-    this.#transition('absent', {
+    transition(this.#ctx, 'absent', {
       type: 'destroyed',
       actor: input.actor,
       reason: input.reason,
-      durationMs: this.#clock.now() - started,
+      durationMs: this.#ctx.clock.now() - started,
       instanceId: current?.instanceId ?? input.ids[0] ?? null,
       message: `destroyed ${input.ids.join(', ')}`,
     })
@@ -1584,12 +1400,12 @@ class ProvisionerImpl implements Provisioner {
     record: InstanceRecord,
     input: { actor: string; reason: string },
   ): Promise<void> {
-    const name = this.#settings.name
-    const started = this.#clock.now()
-    this.#idleTimer.disarm()
-    this.#clearLive()
-    this.#store.instances.update(name, { state: 'stopping' })
-    this.#transition('stopping', {
+    const name = this.#ctx.settings.name
+    const started = this.#ctx.clock.now()
+    this.#ctx.timers.disarmIdle()
+    this.#ctx.live = null
+    this.#ctx.store.instances.update(name, { state: 'stopping' })
+    transition(this.#ctx, 'stopping', {
       type: 'stop',
       actor: input.actor,
       reason: input.reason,
@@ -1597,61 +1413,57 @@ class ProvisionerImpl implements Provisioner {
       message: `stopping ${record.instanceId} (${input.reason})`,
     })
     try {
-      const cloud = await this.#client.getInstance(record.instanceId)
+      const cloud = await this.#ctx.client.getInstance(record.instanceId)
       if (cloud.state === 'running') {
-        const op = await this.#client.stopInstance(record.instanceId)
-        await this.#client.waitForOperation(op, { timeoutMs: this.#tuning.mutationTimeoutMs })
+        const op = await this.#ctx.client.stopInstance(record.instanceId)
+        await this.#ctx.client.waitForOperation(op, {
+          timeoutMs: this.#ctx.tuning.mutationTimeoutMs,
+        })
       }
       if (cloud.state !== 'stopped') {
-        await this.#client.waitForInstanceState(record.instanceId, ['stopped'], {
-          timeoutMs: this.#tuning.mutationTimeoutMs,
+        await this.#ctx.client.waitForInstanceState(record.instanceId, ['stopped'], {
+          timeoutMs: this.#ctx.tuning.mutationTimeoutMs,
         })
       }
     } catch (error) {
       const summary = errorSummary(error)
-      this.#lastError = summary
-      this.#transition('error', {
-        type: 'error',
+      transitionToError(this.#ctx, summary, {
         actor: input.actor,
-        errorCode: summary.code,
         instanceId: record.instanceId,
         message: `stop failed: ${summary.message}`,
       })
       throw error
     }
-    this.#store.instances.update(name, { state: 'stopped' })
-    this.#store.usage.endSession(record.instanceId)
-    this.#dropEndpoint(record.instanceId)
-    this.#transition('stopped', {
+    this.#ctx.store.instances.update(name, { state: 'stopped' })
+    this.#ctx.store.usage.endSession(record.instanceId)
+    this.#ctx.endpoints.drop(record.instanceId)
+    transition(this.#ctx, 'stopped', {
       type: 'stopped',
       actor: input.actor,
       reason: input.reason,
       instanceId: record.instanceId,
-      durationMs: this.#clock.now() - started,
-      message: `stopped ${record.instanceId}; destroyed after ${this.#settings.destroyAfterS} s unless used`,
+      durationMs: this.#ctx.clock.now() - started,
+      message: `stopped ${record.instanceId}; destroyed after ${this.#ctx.settings.destroyAfterS} s unless used`,
     })
-    this.#armDestroyAfter(record.instanceId, this.#clock.now())
+    this.#ctx.timers.armDestroyAfter(record.instanceId, this.#ctx.clock.now())
   }
 
   /** Forgets a record whose instance is gone (ends its usage session). */
   #forgetRecord(record: InstanceRecord, why: string): void {
     try {
-      this.#store.usage.endSession(record.instanceId)
+      this.#ctx.store.usage.endSession(record.instanceId)
     } catch (error) {
-      this.#log.warn({ err: error }, 'could not close the usage session')
+      this.#ctx.log.warn({ err: error }, 'could not close the usage session')
     }
-    this.#store.instances.remove(record.name)
-    this.#dropEndpoint(record.instanceId)
-    if (this.#live === record.instanceId) {
-      this.#clearLive()
-      this.#idleTimer.disarm()
+    this.#ctx.store.instances.remove(record.name)
+    this.#ctx.endpoints.drop(record.instanceId)
+    if (this.#ctx.live?.instance.id === record.instanceId) {
+      this.#ctx.live = null
+      this.#ctx.timers.disarmIdle()
     }
-    if (this.#lifetimeTimer?.instanceId === record.instanceId) {
-      this.#lifetimeTimer.timer.cancel()
-      this.#lifetimeTimer = null
-    }
-    if (this.#destroyAfterTimer?.instanceId === record.instanceId) this.#cancelDestroyAfter()
-    this.#event({
+    this.#ctx.timers.cancelLifetime(record.instanceId)
+    this.#ctx.timers.cancelDestroyAfter(record.instanceId)
+    recordEvent(this.#ctx, {
       type: 'reconcile',
       instanceId: record.instanceId,
       message: `forgot instance ${record.instanceId}: ${why}`,
@@ -1674,31 +1486,31 @@ class ProvisionerImpl implements Provisioner {
   }
 
   async stop(options: LifecycleCallOptions = {}): Promise<ProvisionerStatus> {
-    this.#assertOpen()
+    assertOpen(this.#ctx)
     const actor = options.actor ?? 'cli'
-    this.#wake?.controller.abort(new WakeCancelled(`stop (${actor})`))
-    await this.#lease.run(
+    cancelWake(this.#ctx.wake, `stop (${actor})`)
+    await this.#ctx.lease.run(
       async () => {
-        const name = this.#settings.name
-        const listed = await listOwned(this.#client, name, { signal: options.signal })
-        const record = this.#store.instances.get(name)
+        const name = this.#ctx.settings.name
+        const listed = await listOwned(this.#ctx.client, name, { signal: options.signal })
+        const record = this.#ctx.store.instances.get(name)
         const cloud = record ? listed.find((i) => i.id === record.instanceId) : undefined
         if (!record || !cloud) {
           if (record) this.#forgetRecord(record, 'its instance no longer exists')
-          if (this.#state !== 'absent') {
-            this.#transition('absent', { type: 'stop', actor, message: 'nothing to stop' })
+          if (this.#ctx.state !== 'absent') {
+            transition(this.#ctx, 'absent', { type: 'stop', actor, message: 'nothing to stop' })
           }
           return
         }
         if (cloud.state === 'stopped') {
           if (record.state !== 'stopped') {
-            this.#store.instances.update(name, { state: 'stopped' })
-            this.#store.usage.endSession(record.instanceId)
+            this.#ctx.store.instances.update(name, { state: 'stopped' })
+            this.#ctx.store.usage.endSession(record.instanceId)
           }
-          if (this.#state !== 'stopped') {
-            this.#transition('stopped', { type: 'stopped', actor, message: 'already stopped' })
+          if (this.#ctx.state !== 'stopped') {
+            transition(this.#ctx, 'stopped', { type: 'stopped', actor, message: 'already stopped' })
           }
-          this.#armDestroyAfter(record.instanceId, this.#clock.now())
+          this.#ctx.timers.armDestroyAfter(record.instanceId, this.#ctx.clock.now())
           return
         }
         await this.#stopLocked(record, { actor, reason: `stop requested by ${actor}` })
@@ -1709,23 +1521,27 @@ class ProvisionerImpl implements Provisioner {
   }
 
   async destroy(options: LifecycleCallOptions = {}): Promise<ProvisionerStatus> {
-    this.#assertOpen()
+    assertOpen(this.#ctx)
     const actor = options.actor ?? 'cli'
-    this.#wake?.controller.abort(new WakeCancelled(`destroy (${actor})`))
-    await this.#lease.run(
+    cancelWake(this.#ctx.wake, `destroy (${actor})`)
+    await this.#ctx.lease.run(
       async () => {
-        const name = this.#settings.name
+        const name = this.#ctx.settings.name
         // Positive knowledge only: a failed list throws here and nothing is deleted.
-        const listed = await listOwned(this.#client, name, { signal: options.signal })
+        const listed = await listOwned(this.#ctx.client, name, { signal: options.signal })
         const ids = listed
           .filter(hasId)
           .filter((i) => !isGoing(i))
           .map((i) => i.id)
-        const record = this.#store.instances.get(name)
+        const record = this.#ctx.store.instances.get(name)
         if (ids.length === 0) {
           if (record) this.#forgetRecord(record, 'its instance no longer exists')
-          if (this.#state !== 'absent') {
-            this.#transition('absent', { type: 'destroyed', actor, message: 'nothing to destroy' })
+          if (this.#ctx.state !== 'absent') {
+            transition(this.#ctx, 'absent', {
+              type: 'destroyed',
+              actor,
+              message: 'nothing to destroy',
+            })
           }
           return
         }
@@ -1746,56 +1562,51 @@ class ProvisionerImpl implements Provisioner {
       reason: `pull ${model} by ${options.actor ?? 'cli'}`,
       onProgress: options.onProgress,
     })
-    const record = this.#store.instances.get(this.#settings.name)
+    const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
     if (!record) throw closedError()
     const end = this.activity.begin()
-    const started = this.#clock.now()
+    const started = this.#ctx.clock.now()
     try {
-      await pullModel(this.#endpoint(record), model, {
-        clock: this.#clock,
+      await pullModel(this.#ctx.endpoints.get(record), model, {
+        clock: this.#ctx.clock,
         signal: options.signal,
         ...(onProgress ? { onProgress } : {}),
       })
     } finally {
       end()
     }
-    this.#event({
+    recordEvent(this.#ctx, {
       type: 'pull',
       phase: 'model-pull',
       instanceId: ready.instance.id,
       actor: options.actor ?? 'cli',
-      durationMs: this.#clock.now() - started,
+      durationMs: this.#ctx.clock.now() - started,
       message: `model ${model} pulled`,
       data: { model },
     })
     try {
-      const tags = await fetchTags(this.#endpoint(record), {
-        clock: this.#clock,
-        timeoutMs: this.#tuning.probeTimeoutMs,
+      const tags = await fetchTags(this.#ctx.endpoints.get(record), {
+        clock: this.#ctx.clock,
+        timeoutMs: this.#ctx.tuning.probeTimeoutMs,
       })
-      this.#store.metadata.put('/api/tags', tags)
+      this.#ctx.store.metadata.put('/api/tags', tags)
     } catch (error) {
-      this.#log.debug({ err: error }, 'tags after pull failed')
+      this.#ctx.log.debug({ err: error }, 'tags after pull failed')
     }
   }
 
   async updateSettings(settings: ProvisionerSettings): Promise<void> {
-    this.#assertOpen()
-    const before = this.#settings
-    this.#settings = settings
-    if (before.idleTimeoutS !== settings.idleTimeoutS) {
-      const armed = this.#idleTimer.armed
-      this.#idleTimer.disarm()
-      this.#idleTimer = this.#newIdleTimer()
-      if (armed) this.#idleTimer.arm()
-    }
+    assertOpen(this.#ctx)
+    const before = this.#ctx.settings
+    this.#ctx.settings = settings
+    this.#ctx.timers.settingsChanged()
     const cidrsChanged =
       before.allowedCidrs.length !== settings.allowedCidrs.length ||
       before.allowedCidrs.some((c, i) => settings.allowedCidrs[i] !== c)
     if (cidrsChanged) {
-      await this.#lease.run(async () => {
+      await this.#ctx.lease.run(async () => {
         const sg = await ensureSecurityGroup(
-          { client: this.#client, logger: this.#log },
+          { client: this.#ctx.client, logger: this.#ctx.log },
           settings.name,
           settings.allowedCidrs,
         )
@@ -1806,7 +1617,7 @@ class ProvisionerImpl implements Provisioner {
 
   #noteSecurityGroup(sg: SecurityGroupSync): void {
     if (!sg.created && sg.added.length === 0 && sg.removed === 0) return
-    this.#event({
+    recordEvent(this.#ctx, {
       type: 'security-group',
       message: `security group synced: ${sg.created ? 'created, ' : ''}${sg.added.length} rule(s) added, ${sg.removed} removed`,
       data: { id: sg.id, added: sg.added, removed: sg.removed, created: sg.created },
@@ -1816,28 +1627,28 @@ class ProvisionerImpl implements Provisioner {
   // ---- reconcile ------------------------------------------------------------------------------
 
   async reconcile(): Promise<ReconcileReport> {
-    if (this.#closed)
+    if (this.#ctx.closed)
       return { skipped: 'closed', listed: 0, keeper: null, actions: [], waiting: [] }
-    const report = await this.#lease.tryRun((fence) => this.#reconcileLocked(fence))
+    const report = await this.#ctx.lease.tryRun((fence) => this.#reconcileLocked(fence))
     if (!report) return { skipped: 'busy', listed: 0, keeper: null, actions: [], waiting: [] }
     if (report.resume) {
       // Outside the lease: the wake takes it itself.
       this.ensureReady({ reason: 'resume: instance found running' }).catch((error: unknown) =>
-        this.#log.warn({ err: error }, 'resuming the instance failed'),
+        this.#ctx.log.warn({ err: error }, 'resuming the instance failed'),
       )
     }
     return report.report
   }
 
   async #reconcileLocked(fence: Fence): Promise<{ report: ReconcileReport; resume: boolean }> {
-    const name = this.#settings.name
+    const name = this.#ctx.settings.name
     let listed: Instance[]
     try {
-      listed = await this.#client.listInstances({ labels: managedLabels(name) })
+      listed = await this.#ctx.client.listInstances({ labels: managedLabels(name) })
     } catch (error) {
       const summary = errorSummary(error)
-      this.#log.warn({ err: error }, 'reconcile: list failed; doing nothing this round')
-      this.#event({
+      this.#ctx.log.warn({ err: error }, 'reconcile: list failed; doing nothing this round')
+      recordEvent(this.#ctx, {
         type: 'reconcile',
         errorCode: summary.code,
         message: `listing instances failed; nothing changed this round (${summary.message})`,
@@ -1855,22 +1666,22 @@ class ProvisionerImpl implements Provisioner {
       }
     }
     try {
-      this.#store.usage.accrue()
+      this.#ctx.store.usage.accrue()
     } catch (error) {
-      this.#log.warn({ err: error }, 'usage accrual failed')
+      this.#ctx.log.warn({ err: error }, 'usage accrual failed')
     }
-    const now = this.#clock.now()
+    const now = this.#ctx.clock.now()
     const plan = planReconcile({
       name,
       now,
       instances: listed,
-      record: this.#store.instances.get(name),
-      intents: this.#store.intents.list({ name, limit: 200 }),
-      idleAction: this.#settings.idleAction,
-      destroyAfterMs: this.#settings.destroyAfterS * 1000,
-      maxLifetimeMs: this.#settings.maxLifetimeS * 1000,
-      orphanGraceMs: this.#tuning.orphanGraceMs,
-      intentGraceMs: this.#tuning.intentGraceMs,
+      record: this.#ctx.store.instances.get(name),
+      intents: this.#ctx.store.intents.list({ name, limit: 200 }),
+      idleAction: this.#ctx.settings.idleAction,
+      destroyAfterMs: this.#ctx.settings.destroyAfterS * 1000,
+      maxLifetimeMs: this.#ctx.settings.maxLifetimeS * 1000,
+      orphanGraceMs: this.#ctx.tuning.orphanGraceMs,
+      intentGraceMs: this.#ctx.tuning.intentGraceMs,
     })
     const done: ReconcileReport['actions'] = []
     for (const action of plan.actions) {
@@ -1885,8 +1696,8 @@ class ProvisionerImpl implements Provisioner {
         await this.#applyAction(action, fence)
       } catch (error) {
         entry.ok = false
-        this.#log.warn({ err: error, action: action.kind }, 'reconcile action failed')
-        this.#event({
+        this.#ctx.log.warn({ err: error, action: action.kind }, 'reconcile action failed')
+        recordEvent(this.#ctx, {
           type: 'reconcile',
           errorCode: errorSummary(error).code,
           instanceId: entry.instanceId ?? null,
@@ -1897,31 +1708,36 @@ class ProvisionerImpl implements Provisioner {
     }
 
     // Timers for what is kept, and a resume for a running instance nobody is waking.
-    const record = this.#store.instances.get(name)
+    const record = this.#ctx.store.instances.get(name)
     const keeper = plan.keeper
     let resume = false
     if (record && keeper && record.instanceId === keeper.id) {
       const cloudNow = done.some((a) => a.instanceId === keeper.id && a.kind === 'destroy' && a.ok)
       if (!cloudNow) {
-        this.#armLifetime(keeper.id, createdAtMs(keeper, record.createdAt))
+        this.#ctx.timers.armLifetime(keeper.id, createdAtMs(keeper, record.createdAt))
         if (record.state === 'stopped') {
-          this.#armDestroyAfter(record.instanceId, record.updatedAt)
-          if (this.#state !== 'stopped' && !this.#wake) {
-            this.#transition('stopped', { type: 'reconcile', message: 'instance is stopped' })
+          this.#ctx.timers.armDestroyAfter(record.instanceId, record.updatedAt)
+          if (this.#ctx.state !== 'stopped' && !this.#ctx.wake) {
+            transition(this.#ctx, 'stopped', { type: 'reconcile', message: 'instance is stopped' })
           }
         } else if (
           (keeper.state === 'running' || keeper.state === 'starting') &&
-          !this.#wake &&
-          this.#live !== keeper.id
+          !this.#ctx.wake &&
+          this.#ctx.live?.instance.id !== keeper.id
         ) {
           resume = true
         }
       }
-    } else if (!record && !this.#wake && this.#state !== 'absent' && this.#state !== 'error') {
-      this.#transition('absent', { type: 'reconcile', message: 'no instance' })
+    } else if (
+      !record &&
+      !this.#ctx.wake &&
+      this.#ctx.state !== 'absent' &&
+      this.#ctx.state !== 'error'
+    ) {
+      transition(this.#ctx, 'absent', { type: 'reconcile', message: 'no instance' })
     }
     if (done.length > 0) {
-      this.#event({
+      recordEvent(this.#ctx, {
         type: 'reconcile',
         message: `reconcile: ${done.map((a) => `${a.kind}${a.why ? `(${a.why})` : ''} ${a.instanceId ?? ''}${a.ok ? '' : ' FAILED'}`.trim()).join(', ')}`,
         data: { actions: done, waiting: plan.waiting },
@@ -1939,25 +1755,25 @@ class ProvisionerImpl implements Provisioner {
   }
 
   async #applyAction(action: ReconcileAction, fence: Fence): Promise<void> {
-    const name = this.#settings.name
+    const name = this.#ctx.settings.name
     switch (action.kind) {
       case 'adopt': {
-        const record = this.#store.instances.save(
-          recordFromIntent(action.intent, action.instance, this.#clock.now()),
+        const record = this.#ctx.store.instances.save(
+          recordFromIntent(action.intent, action.instance, this.#ctx.clock.now()),
           fence,
         )
         if (action.intent.state === 'pending') {
-          this.#store.intents.markCreated(action.intent.id, { instanceId: action.instance.id })
+          this.#ctx.store.intents.markCreated(action.intent.id, { instanceId: action.instance.id })
         }
         this.#ensureSession(record, action.instance)
-        this.#event({
+        recordEvent(this.#ctx, {
           type: 'adopt',
           instanceId: action.instance.id,
           actor: 'reconcile',
           message: `adopted instance ${action.instance.id} (intent ${action.intent.id}, ${action.instance.state ?? 'unknown state'})`,
         })
-        if (!this.#wake && this.#state !== record.state) {
-          this.#transition(record.state, {
+        if (!this.#ctx.wake && this.#ctx.state !== record.state) {
+          transition(this.#ctx, record.state, {
             type: 'adopt',
             actor: 'reconcile',
             instanceId: record.instanceId,
@@ -1967,14 +1783,14 @@ class ProvisionerImpl implements Provisioner {
         return
       }
       case 'destroy': {
-        const record = this.#store.instances.get(name)
+        const record = this.#ctx.store.instances.get(name)
         const why = `reconcile: ${action.why}`
         if (record?.instanceId === action.instance.id) {
-          this.#wake?.controller.abort(new WakeCancelled(why))
+          cancelWake(this.#ctx.wake, why)
           await this.#destroyLocked({ ids: [action.instance.id], actor: 'reconcile', reason: why })
         } else {
           await this.#deleteInstance(action.instance.id, why)
-          this.#event({
+          recordEvent(this.#ctx, {
             type: 'reconcile',
             instanceId: action.instance.id,
             actor: 'reconcile',
@@ -1987,105 +1803,82 @@ class ProvisionerImpl implements Provisioner {
       case 'mark-gone': {
         // The list did not show it; only a 404 for the id itself proves it is gone.
         try {
-          const again = await this.#client.getInstance(action.record.instanceId)
+          const again = await this.#ctx.client.getInstance(action.record.instanceId)
           if (!isGoing(again)) return
         } catch (error) {
           if (!isExoscaleError(error, 'exoscale_not_found')) throw error
         }
         this.#forgetRecord(action.record, 'it no longer exists in Exoscale')
-        if (!this.#wake && this.#state !== 'absent') {
-          this.#transition('absent', {
+        if (!this.#ctx.wake && this.#ctx.state !== 'absent') {
+          transition(this.#ctx, 'absent', {
             type: 'reconcile',
             actor: 'reconcile',
             instanceId: action.record.instanceId,
             message: `instance ${action.record.instanceId} is gone`,
           })
         }
-        this.#idleTimer.disarm()
+        this.#ctx.timers.disarmIdle()
         return
       }
       case 'mark-stopped': {
-        const record = this.#store.instances.get(name)
+        const record = this.#ctx.store.instances.get(name)
         if (!record) return
-        this.#store.instances.update(name, { state: 'stopped' })
-        this.#store.usage.endSession(record.instanceId)
-        this.#idleTimer.disarm()
-        this.#clearLive()
-        if (!this.#wake) {
-          this.#transition('stopped', {
+        this.#ctx.store.instances.update(name, { state: 'stopped' })
+        this.#ctx.store.usage.endSession(record.instanceId)
+        this.#ctx.timers.disarmIdle()
+        this.#ctx.live = null
+        if (!this.#ctx.wake) {
+          transition(this.#ctx, 'stopped', {
             type: 'stopped',
             actor: 'reconcile',
             instanceId: record.instanceId,
             message: `instance ${record.instanceId} powered off by itself`,
           })
         }
-        this.#armDestroyAfter(record.instanceId, this.#clock.now())
+        this.#ctx.timers.armDestroyAfter(record.instanceId, this.#ctx.clock.now())
         return
       }
       case 'stop': {
-        const record = this.#store.instances.get(name)
+        const record = this.#ctx.store.instances.get(name)
         if (record)
           await this.#stopLocked(record, { actor: 'reconcile', reason: 'interrupted stop' })
         return
       }
       case 'abandon-intent':
-        this.#store.intents.markAbandoned(action.intent.id, 'no instance carries its label')
+        this.#ctx.store.intents.markAbandoned(action.intent.id, 'no instance carries its label')
         return
     }
   }
 
   #scheduleReconcile(delayMs: number): void {
-    if (this.#closed) return
-    this.#reconcileTimer = this.#clock.setTimer(delayMs, () => {
+    if (this.#ctx.closed) return
+    this.#reconcileTimer = this.#ctx.clock.setTimer(delayMs, () => {
       this.#reconcileTimer = null
       const tick = this.reconcile()
-        .catch((error: unknown) => this.#log.warn({ err: error }, 'reconcile failed'))
-        .finally(() => this.#scheduleReconcile(this.#tuning.reconcileIntervalMs))
-      this.#track(tick)
+        .catch((error: unknown) => this.#ctx.log.warn({ err: error }, 'reconcile failed'))
+        .finally(() => this.#scheduleReconcile(this.#ctx.tuning.reconcileIntervalMs))
+      trackIn(this.#ctx, tick)
     })
   }
 
   // ---- plumbing -------------------------------------------------------------------------------
 
-  #track<T>(promise: Promise<T>): Promise<T> {
-    const guarded = promise.catch((error: unknown) => {
-      this.#log.debug({ err: error }, 'background task ended with an error')
-    })
-    this.#inflight.add(guarded)
-    void guarded.finally(() => this.#inflight.delete(guarded))
-    return promise
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw closedError()
-  }
-
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#ctx.closed) return
+    this.#ctx.closed = true
     this.#reconcileTimer?.cancel()
-    this.#idleTimer.disarm()
-    this.#lifetimeTimer?.timer.cancel()
-    this.#cancelDestroyAfter()
-    this.#wake?.controller.abort(new WakeCancelled('shutdown'))
+    this.#ctx.timers.cancelAll()
+    cancelWake(this.#ctx.wake, 'shutdown')
     // Let running steps end (they see the abort or finish their store writes), within reason.
-    const settle = Promise.allSettled([...this.#inflight])
+    const settle = Promise.allSettled([...this.#ctx.inflight])
     const controller = new AbortController()
     await Promise.race([
       settle,
-      this.#clock.sleep(10_000, controller.signal).catch(() => undefined),
+      this.#ctx.clock.sleep(10_000, controller.signal).catch(() => undefined),
     ])
     controller.abort()
-    for (const id of [...this.#endpoints.keys()]) this.#dropEndpoint(id)
+    this.#ctx.endpoints.dropAll()
   }
-}
-
-function closedError(): ProvisionerError {
-  return new ProvisionerError(
-    'provisioner_closed',
-    'exollama is shutting down; the instance was left as it is',
-    { kind: 'cloud' },
-  )
 }
 
 function namesOf(models: readonly Record<string, unknown>[]): string[] {
@@ -2105,12 +1898,4 @@ function summariesOf(models: readonly Record<string, unknown>[]): ModelSummary[]
         ? { details: m.details as Record<string, unknown> }
         : {}),
     }))
-}
-
-async function closeDispatcher(dispatcher: Dispatcher): Promise<void> {
-  try {
-    await dispatcher.close()
-  } catch {
-    // Closing a dead instance's agent can only fail in uninteresting ways.
-  }
 }
