@@ -51,6 +51,16 @@ import {
 import { isoOf, recordFromIntent, recordView } from './records.js'
 import { createdAtMs, hasId, isGoing, listOwned, type ListedInstance } from './cloud-instance.js'
 import { waitFor } from './wait-for.js'
+import { destroyAfterReached, idleReached, lifetimeReached, onReady } from './idle-policy.js'
+import {
+  deleteInstance,
+  destroy,
+  destroyLocked,
+  forgetRecord,
+  markStopped,
+  stop,
+  stopLocked,
+} from './teardown.js'
 import { assertOpen, closedError, track as trackIn, type ProvisionerContext } from './context.js'
 import { EndpointCache, type InstanceUpstream, type ReadyInstance } from './endpoints.js'
 import { emitProgress, enterPhase, recordEvent, transition, transitionToError } from './events.js'
@@ -262,9 +272,9 @@ class ProvisionerImpl implements Provisioner {
         activity,
         settings: () => this.#ctx.settings,
         handlers: {
-          idle: () => void track(this.#runIdleAction()),
-          lifetime: (id) => void track(this.#lifetimeReached(id)),
-          destroyAfter: (id) => void track(this.#destroyAfterReached(id)),
+          idle: () => void track(idleReached(this.#ctx)),
+          lifetime: (id) => void track(lifetimeReached(this.#ctx, id)),
+          destroyAfter: (id) => void track(destroyAfterReached(this.#ctx, id)),
         },
       }),
       simulated: options.simulated ?? false,
@@ -641,7 +651,7 @@ class ProvisionerImpl implements Provisioner {
         data: { ollamaVersion: version, wake: w.id },
       })
       enterPhase(this.#ctx, w, 'ready')
-      this.#onReady(record)
+      onReady(this.#ctx, record)
       return this.#ctx.endpoints.ready(record)
     } catch (error) {
       throw await this.#failWake(w, error)
@@ -761,7 +771,7 @@ class ProvisionerImpl implements Provisioner {
       for (const going of listed.filter(isGoing)) {
         await this.#ctx.client.waitForInstanceGone(going.id, { signal })
       }
-      if (record) this.#forgetRecord(record, 'its instance no longer exists')
+      if (record) forgetRecord(this.#ctx, record, 'its instance no longer exists')
       for (const intent of intents) {
         if (intent.state === 'pending') {
           this.#ctx.store.intents.markAbandoned(intent.id, 'no instance carries its label')
@@ -805,8 +815,8 @@ class ProvisionerImpl implements Provisioner {
         await this.#ctx.client.waitForInstanceState(keeper.id, ['stopped'], { signal })
         return this.#startStopped(w, record)
       case 'error': {
-        await this.#deleteInstance(keeper.id, 'it is in Exoscale error state')
-        this.#forgetRecord(record, 'it was in error state and was deleted')
+        await deleteInstance(this.#ctx, keeper.id, 'it is in Exoscale error state')
+        forgetRecord(this.#ctx, record, 'it was in error state and was deleted')
         return this.#create(w, fence)
       }
       default:
@@ -1012,7 +1022,7 @@ class ProvisionerImpl implements Provisioner {
       ) {
         // A definite failure: remove whatever it left behind (an instance in error state).
         for (const left of await this.#listByIntent(intent.id, signal).catch(() => [])) {
-          await this.#deleteInstance(left.id, 'its create operation failed').catch(() => {})
+          await deleteInstance(this.#ctx, left.id, 'its create operation failed').catch(() => {})
         }
         this.#ctx.store.intents.markAbandoned(intent.id, errorSummary(error).message)
         w.owned = false
@@ -1144,7 +1154,7 @@ class ProvisionerImpl implements Provisioner {
               }
             }
             if (ids.size === 0) return
-            await this.#destroyLocked({
+            await destroyLocked(this.#ctx, {
               ids: [...ids],
               actor: deadline ? 'wake deadline' : 'failed wake',
               reason: deadline ? 'not ready in time' : `wake failed: ${errorSummary(error).code}`,
@@ -1224,251 +1234,7 @@ class ProvisionerImpl implements Provisioner {
 
   // ---- ready, idle, lifetime ------------------------------------------------------------------
 
-  #onReady(record: InstanceRecord): void {
-    this.#ctx.live = this.#ctx.endpoints.ready(record)
-    // A fresh instance starts a new idle period (a request in flight keeps it going anyway).
-    this.activity.touch()
-    this.#ctx.timers.armIdle()
-    this.#ctx.timers.cancelDestroyAfter()
-    this.#ctx.timers.armLifetime(record.instanceId, record.createdAt)
-  }
-
-  async #lifetimeReached(instanceId: string): Promise<void> {
-    await this.#ctx.lease.run(async () => {
-      const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
-      if (!record || record.instanceId !== instanceId) return
-      const limit = record.createdAt + this.#ctx.settings.maxLifetimeS * 1000
-      if (this.#ctx.clock.now() < limit) return
-      cancelWake(this.#ctx.wake, 'the max lifetime')
-      recordEvent(this.#ctx, {
-        type: 'lifetime',
-        instanceId,
-        actor: 'lifetime timer',
-        reason: `EXOLLAMA_MAX_LIFETIME ${this.#ctx.settings.maxLifetimeS} s reached`,
-        message: `instance ${instanceId} reached its max lifetime`,
-      })
-      await this.#destroyLocked({
-        ids: [instanceId],
-        actor: 'lifetime timer',
-        reason: `max lifetime of ${this.#ctx.settings.maxLifetimeS} s reached`,
-      })
-    })
-  }
-
-  async #runIdleAction(): Promise<void> {
-    await this.#ctx.lease.run(async () => {
-      const timeoutMs = this.#ctx.settings.idleTimeoutS * 1000
-      const deadline = this.activity.idleDeadline(timeoutMs)
-      if (this.#ctx.state !== 'ready' || this.#ctx.wake) return
-      if (deadline === null || deadline > this.#ctx.clock.now()) {
-        this.#ctx.timers.armIdle()
-        return
-      }
-      const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
-      if (!record) return
-      const idleS = Math.round((this.#ctx.clock.now() - (deadline - timeoutMs)) / 1000)
-      const reason = `idle for ${idleS} s (EXOSCALE_IDLE_TIMEOUT ${this.#ctx.settings.idleTimeoutS} s)`
-      recordEvent(this.#ctx, {
-        type: 'idle',
-        actor: 'idle timer',
-        reason,
-        instanceId: record.instanceId,
-        message: `no activity for ${idleS} s: ${this.#ctx.settings.idleAction}`,
-      })
-      if (this.#ctx.settings.idleAction === 'stop') {
-        await this.#stopLocked(record, { actor: 'idle timer', reason })
-      } else {
-        await this.#destroyLocked({ ids: [record.instanceId], actor: 'idle timer', reason })
-      }
-    })
-  }
-
-  async #destroyAfterReached(instanceId: string): Promise<void> {
-    await this.#ctx.lease.run(async () => {
-      const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
-      if (record?.instanceId !== instanceId || record.state !== 'stopped' || this.#ctx.wake) {
-        return
-      }
-      await this.#destroyLocked({
-        ids: [instanceId],
-        actor: 'destroy-after timer',
-        reason: `stopped for ${this.#ctx.settings.destroyAfterS} s (EXOLLAMA_DESTROY_AFTER)`,
-      })
-    })
-  }
-
   // ---- stop and destroy -----------------------------------------------------------------------
-
-  async #deleteInstance(id: string, why: string): Promise<void> {
-    try {
-      const op = await this.#ctx.client.deleteInstance(id)
-      await this.#ctx.client.waitForOperation(op, { timeoutMs: this.#ctx.tuning.mutationTimeoutMs })
-    } catch (error) {
-      // Already gone, or already being deleted, is what we wanted.
-      if (!isExoscaleError(error, 'exoscale_not_found') && !(await this.#alreadyGoing(id, error))) {
-        throw error
-      }
-    }
-    this.#ctx.log.info({ instance: id, why }, 'instance deleted')
-    try {
-      this.#ctx.store.usage.endSession(id)
-    } catch (error) {
-      this.#ctx.log.warn({ err: error }, 'could not close the usage session')
-    }
-    this.#ctx.endpoints.drop(id)
-  }
-
-  /** After a refused delete (409): whether the instance is already on its way out. */
-  async #alreadyGoing(id: string, error: unknown): Promise<boolean> {
-    if (!isExoscaleError(error, 'exoscale_conflict')) return false
-    try {
-      return isGoing(await this.#ctx.client.getInstance(id))
-    } catch (again) {
-      return isExoscaleError(again, 'exoscale_not_found')
-    }
-  }
-
-  /**
-   * Deletes instances (the current one, duplicates, …) and moves to `absent`. Runs under the
-   * lease. The store record goes once its instance is deleted.
-   */
-  async #destroyLocked(input: {
-    ids: string[]
-    actor: string
-    reason: string
-    /** False: leave the final transition to the caller (a failed wake ends in `error`). */
-    settle?: boolean
-  }): Promise<void> {
-    const name = this.#ctx.settings.name
-    const record = this.#ctx.store.instances.get(name)
-    const started = this.#ctx.clock.now()
-    this.#ctx.timers.disarmIdle()
-    this.#ctx.timers.cancelDestroyAfter()
-    this.#ctx.timers.cancelLifetime(...input.ids)
-    const current = record && input.ids.includes(record.instanceId) ? record : null
-    if (current) this.#ctx.store.instances.update(name, { state: 'destroying' })
-    if (this.#ctx.live && input.ids.includes(this.#ctx.live.instance.id)) this.#ctx.live = null
-    transition(this.#ctx, 'destroying', {
-      type: 'destroy',
-      actor: input.actor,
-      reason: input.reason,
-      instanceId: current?.instanceId ?? input.ids[0] ?? null,
-      message: `destroying ${input.ids.join(', ')} (${input.reason})`,
-    })
-    let failure: unknown
-    for (const id of input.ids) {
-      try {
-        await this.#deleteInstance(id, input.reason)
-      } catch (error) {
-        failure ??= error
-        this.#ctx.log.error({ err: error, instance: id }, 'delete failed')
-      }
-    }
-    if (failure) {
-      const summary = errorSummary(failure)
-      if (input.settle !== false) {
-        transitionToError(this.#ctx, summary, {
-          actor: input.actor,
-          message: `destroy failed: ${summary.message}`,
-        })
-      }
-      throw failure
-    }
-    if (current) this.#ctx.store.instances.remove(name)
-    if (input.settle === false) {
-      recordEvent(this.#ctx, {
-        type: 'destroyed',
-        actor: input.actor,
-        reason: input.reason,
-        durationMs: this.#ctx.clock.now() - started,
-        instanceId: current?.instanceId ?? input.ids[0] ?? null,
-        message: `destroyed ${input.ids.join(', ')}`,
-      })
-      return
-    }
-    transition(this.#ctx, 'absent', {
-      type: 'destroyed',
-      actor: input.actor,
-      reason: input.reason,
-      durationMs: this.#ctx.clock.now() - started,
-      instanceId: current?.instanceId ?? input.ids[0] ?? null,
-      message: `destroyed ${input.ids.join(', ')}`,
-    })
-  }
-
-  async #stopLocked(
-    record: InstanceRecord,
-    input: { actor: string; reason: string },
-  ): Promise<void> {
-    const name = this.#ctx.settings.name
-    const started = this.#ctx.clock.now()
-    this.#ctx.timers.disarmIdle()
-    this.#ctx.live = null
-    this.#ctx.store.instances.update(name, { state: 'stopping' })
-    transition(this.#ctx, 'stopping', {
-      type: 'stop',
-      actor: input.actor,
-      reason: input.reason,
-      instanceId: record.instanceId,
-      message: `stopping ${record.instanceId} (${input.reason})`,
-    })
-    try {
-      const cloud = await this.#ctx.client.getInstance(record.instanceId)
-      if (cloud.state === 'running') {
-        const op = await this.#ctx.client.stopInstance(record.instanceId)
-        await this.#ctx.client.waitForOperation(op, {
-          timeoutMs: this.#ctx.tuning.mutationTimeoutMs,
-        })
-      }
-      if (cloud.state !== 'stopped') {
-        await this.#ctx.client.waitForInstanceState(record.instanceId, ['stopped'], {
-          timeoutMs: this.#ctx.tuning.mutationTimeoutMs,
-        })
-      }
-    } catch (error) {
-      const summary = errorSummary(error)
-      transitionToError(this.#ctx, summary, {
-        actor: input.actor,
-        instanceId: record.instanceId,
-        message: `stop failed: ${summary.message}`,
-      })
-      throw error
-    }
-    this.#ctx.store.instances.update(name, { state: 'stopped' })
-    this.#ctx.store.usage.endSession(record.instanceId)
-    this.#ctx.endpoints.drop(record.instanceId)
-    transition(this.#ctx, 'stopped', {
-      type: 'stopped',
-      actor: input.actor,
-      reason: input.reason,
-      instanceId: record.instanceId,
-      durationMs: this.#ctx.clock.now() - started,
-      message: `stopped ${record.instanceId}; destroyed after ${this.#ctx.settings.destroyAfterS} s unless used`,
-    })
-    this.#ctx.timers.armDestroyAfter(record.instanceId, this.#ctx.clock.now())
-  }
-
-  /** Forgets a record whose instance is gone (ends its usage session). */
-  #forgetRecord(record: InstanceRecord, why: string): void {
-    try {
-      this.#ctx.store.usage.endSession(record.instanceId)
-    } catch (error) {
-      this.#ctx.log.warn({ err: error }, 'could not close the usage session')
-    }
-    this.#ctx.store.instances.remove(record.name)
-    this.#ctx.endpoints.drop(record.instanceId)
-    if (this.#ctx.live?.instance.id === record.instanceId) {
-      this.#ctx.live = null
-      this.#ctx.timers.disarmIdle()
-    }
-    this.#ctx.timers.cancelLifetime(record.instanceId)
-    this.#ctx.timers.cancelDestroyAfter(record.instanceId)
-    recordEvent(this.#ctx, {
-      type: 'reconcile',
-      instanceId: record.instanceId,
-      message: `forgot instance ${record.instanceId}: ${why}`,
-    })
-  }
 
   // ---- public lifecycle -----------------------------------------------------------------------
 
@@ -1486,69 +1252,12 @@ class ProvisionerImpl implements Provisioner {
   }
 
   async stop(options: LifecycleCallOptions = {}): Promise<ProvisionerStatus> {
-    assertOpen(this.#ctx)
-    const actor = options.actor ?? 'cli'
-    cancelWake(this.#ctx.wake, `stop (${actor})`)
-    await this.#ctx.lease.run(
-      async () => {
-        const name = this.#ctx.settings.name
-        const listed = await listOwned(this.#ctx.client, name, { signal: options.signal })
-        const record = this.#ctx.store.instances.get(name)
-        const cloud = record ? listed.find((i) => i.id === record.instanceId) : undefined
-        if (!record || !cloud) {
-          if (record) this.#forgetRecord(record, 'its instance no longer exists')
-          if (this.#ctx.state !== 'absent') {
-            transition(this.#ctx, 'absent', { type: 'stop', actor, message: 'nothing to stop' })
-          }
-          return
-        }
-        if (cloud.state === 'stopped') {
-          if (record.state !== 'stopped') {
-            this.#ctx.store.instances.update(name, { state: 'stopped' })
-            this.#ctx.store.usage.endSession(record.instanceId)
-          }
-          if (this.#ctx.state !== 'stopped') {
-            transition(this.#ctx, 'stopped', { type: 'stopped', actor, message: 'already stopped' })
-          }
-          this.#ctx.timers.armDestroyAfter(record.instanceId, this.#ctx.clock.now())
-          return
-        }
-        await this.#stopLocked(record, { actor, reason: `stop requested by ${actor}` })
-      },
-      { signal: options.signal },
-    )
+    await stop(this.#ctx, options)
     return this.snapshot()
   }
 
   async destroy(options: LifecycleCallOptions = {}): Promise<ProvisionerStatus> {
-    assertOpen(this.#ctx)
-    const actor = options.actor ?? 'cli'
-    cancelWake(this.#ctx.wake, `destroy (${actor})`)
-    await this.#ctx.lease.run(
-      async () => {
-        const name = this.#ctx.settings.name
-        // Positive knowledge only: a failed list throws here and nothing is deleted.
-        const listed = await listOwned(this.#ctx.client, name, { signal: options.signal })
-        const ids = listed
-          .filter(hasId)
-          .filter((i) => !isGoing(i))
-          .map((i) => i.id)
-        const record = this.#ctx.store.instances.get(name)
-        if (ids.length === 0) {
-          if (record) this.#forgetRecord(record, 'its instance no longer exists')
-          if (this.#ctx.state !== 'absent') {
-            transition(this.#ctx, 'absent', {
-              type: 'destroyed',
-              actor,
-              message: 'nothing to destroy',
-            })
-          }
-          return
-        }
-        await this.#destroyLocked({ ids, actor, reason: `destroy requested by ${actor}` })
-      },
-      { signal: options.signal },
-    )
+    await destroy(this.#ctx, options)
     return this.snapshot()
   }
 
@@ -1787,9 +1496,13 @@ class ProvisionerImpl implements Provisioner {
         const why = `reconcile: ${action.why}`
         if (record?.instanceId === action.instance.id) {
           cancelWake(this.#ctx.wake, why)
-          await this.#destroyLocked({ ids: [action.instance.id], actor: 'reconcile', reason: why })
+          await destroyLocked(this.#ctx, {
+            ids: [action.instance.id],
+            actor: 'reconcile',
+            reason: why,
+          })
         } else {
-          await this.#deleteInstance(action.instance.id, why)
+          await deleteInstance(this.#ctx, action.instance.id, why)
           recordEvent(this.#ctx, {
             type: 'reconcile',
             instanceId: action.instance.id,
@@ -1808,7 +1521,7 @@ class ProvisionerImpl implements Provisioner {
         } catch (error) {
           if (!isExoscaleError(error, 'exoscale_not_found')) throw error
         }
-        this.#forgetRecord(action.record, 'it no longer exists in Exoscale')
+        forgetRecord(this.#ctx, action.record, 'it no longer exists in Exoscale')
         if (!this.#ctx.wake && this.#ctx.state !== 'absent') {
           transition(this.#ctx, 'absent', {
             type: 'reconcile',
@@ -1823,8 +1536,7 @@ class ProvisionerImpl implements Provisioner {
       case 'mark-stopped': {
         const record = this.#ctx.store.instances.get(name)
         if (!record) return
-        this.#ctx.store.instances.update(name, { state: 'stopped' })
-        this.#ctx.store.usage.endSession(record.instanceId)
+        markStopped(this.#ctx, record.instanceId)
         this.#ctx.timers.disarmIdle()
         this.#ctx.live = null
         if (!this.#ctx.wake) {
@@ -1841,7 +1553,7 @@ class ProvisionerImpl implements Provisioner {
       case 'stop': {
         const record = this.#ctx.store.instances.get(name)
         if (record)
-          await this.#stopLocked(record, { actor: 'reconcile', reason: 'interrupted stop' })
+          await stopLocked(this.#ctx, record, { actor: 'reconcile', reason: 'interrupted stop' })
         return
       }
       case 'abandon-intent':
