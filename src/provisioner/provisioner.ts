@@ -33,7 +33,7 @@ import {
   isAmbiguousCreateFailure,
   isTransientCloudFailure,
 } from './explain.js'
-import { fetchTags, pullModel, type InstanceEndpoint, type PullProgress } from './instance-api.js'
+import { pullModel, type InstanceEndpoint, type PullProgress } from './instance-api.js'
 import { instanceLabels, intentFilter, intentOf, managedLabels, ownedBy } from './labels.js'
 import { LeaseGuard } from './lease-guard.js'
 import {
@@ -48,9 +48,11 @@ import {
   planReconcile,
   type ReconcileAction,
 } from './reconcile-plan.js'
-import { isoOf, recordFromIntent, recordView } from './records.js'
+import { recordFromIntent } from './records.js'
 import { createdAtMs, hasId, isGoing, listOwned, type ListedInstance } from './cloud-instance.js'
 import { waitFor } from './wait-for.js'
+import { listModels, refreshModels, type ModelSummary } from './models.js'
+import { snapshot, status, wakeProgress } from './status-view.js'
 import { destroyAfterReached, idleReached, lifetimeReached, onReady } from './idle-policy.js'
 import {
   deleteInstance,
@@ -76,14 +78,13 @@ import {
 import { ensureSecurityGroup, type SecurityGroupSync } from './security-group.js'
 import { DEFAULT_TUNING, type ProvisionerSettings, type ProvisionerTuning } from './settings.js'
 import type {
-  BootView,
   ProvisionerProgress,
   ProvisionerState,
   ProvisionerStatus,
   WakeProgress,
 } from './status.js'
 
-export type { InstanceUpstream, ReadyInstance }
+export type { InstanceUpstream, ModelSummary, ReadyInstance }
 
 /** Who or what wants the instance: a string, or the gateway's request description. */
 export type WakeReason = string | { route: string; keyId?: string; clientIp?: string }
@@ -124,13 +125,6 @@ export interface ReconcileReport {
   actions: { kind: ReconcileAction['kind']; instanceId?: string; why?: string; ok: boolean }[]
   /** Labelled instances still within their grace period. */
   waiting: string[]
-}
-
-export interface ModelSummary {
-  name: string
-  size?: number
-  modified_at?: string
-  details?: Record<string, unknown>
 }
 
 export interface Provisioner {
@@ -211,16 +205,6 @@ function describeReason(reason: WakeReason | undefined, fallback: string) {
       ? `client ${reason.clientIp}`
       : 'anonymous client'
   return { reason: `request ${reason.route}`, actor }
-}
-
-function bootView(status: BootStatus): BootView {
-  return {
-    state: status.state,
-    phase: status.phase,
-    percent: status.percent,
-    error: status.error,
-    gpu: status.gpu,
-  }
 }
 
 /**
@@ -312,18 +296,7 @@ class ProvisionerImpl implements Provisioner {
   }
 
   progress(): WakeProgress | null {
-    const w = this.#ctx.wake
-    if (!w) return null
-    return {
-      state: this.#ctx.state,
-      phase: w.phase,
-      reason: w.reason,
-      startedAt: w.startedAt,
-      elapsedMs: this.#ctx.clock.now() - w.startedAt,
-      deadline: w.deadline,
-      boot: w.boot ? bootView(w.boot) : null,
-      pull: w.pull,
-    }
+    return wakeProgress(this.#ctx)
   }
 
   onProgress(listener: (progress: ProvisionerProgress) => void): () => void {
@@ -332,147 +305,15 @@ class ProvisionerImpl implements Provisioner {
   }
 
   snapshot(): ProvisionerStatus {
-    const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
-    return this.#statusFrom(this.#ctx.state, record, undefined, this.#cachedModelNames())
+    return snapshot(this.#ctx)
   }
 
-  async status(options: { signal?: AbortSignal | undefined } = {}): Promise<ProvisionerStatus> {
-    const listed = await listOwned(this.#ctx.client, this.#ctx.settings.name, {
-      signal: options.signal,
-    })
-    const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
-    const live = listed.filter((i) => !isGoing(i))
-    const cloud =
-      (record && listed.find((i) => i.id === record.instanceId)) ??
-      [...live].sort((a, b) => createdAtMs(a, 0) - createdAtMs(b, 0))[0]
-    let state = this.#ctx.state
-    // While this process is changing things, its own view is the freshest.
-    if (!this.#ctx.wake && !this.#ctx.lease.busy) state = this.#stateFromCloud(cloud, record)
-    let models = this.#cachedModelNames()
-    if (state === 'ready' && record) {
-      try {
-        const tags = await fetchTags(this.#ctx.endpoints.get(record), {
-          clock: this.#ctx.clock,
-          signal: options.signal,
-          timeoutMs: Math.min(this.#ctx.tuning.probeTimeoutMs, 5_000),
-        })
-        this.#ctx.store.metadata.put('/api/tags', tags)
-        models = namesOf(tags.models)
-      } catch (error) {
-        this.#ctx.log.debug({ err: error }, 'tags from the instance failed; using the cache')
-      }
-    }
-    return this.#statusFrom(state, record, cloud ?? null, models)
+  status(options: { signal?: AbortSignal | undefined } = {}): Promise<ProvisionerStatus> {
+    return status(this.#ctx, options)
   }
 
-  #stateFromCloud(cloud: Instance | undefined, record: InstanceRecord | null): ProvisionerState {
-    if (!cloud) return this.#ctx.state === 'error' ? 'error' : 'absent'
-    switch (cloud.state) {
-      case 'starting':
-        return 'provisioning'
-      case 'running':
-      case 'migrating':
-        if (!record || record.instanceId !== cloud.id) return 'booting'
-        if (record.state === 'ready' || record.state === 'stopping') return record.state
-        return 'booting'
-      case 'stopping':
-        return 'stopping'
-      case 'stopped':
-        return 'stopped'
-      case 'destroying':
-      case 'destroyed':
-      case 'expunging':
-        return 'destroying'
-      case 'error':
-        return 'error'
-      default:
-        return record ? record.state : 'provisioning'
-    }
-  }
-
-  /** `cloud`: the listed instance, null when the cloud showed none, undefined when not asked. */
-  #statusFrom(
-    state: ProvisionerState,
-    record: InstanceRecord | null,
-    cloud: Instance | null | undefined,
-    models: string[],
-  ): ProvisionerStatus {
-    const s = this.#ctx.settings
-    const usage = this.#usageCost()
-    const instance =
-      cloud?.id !== undefined && cloud.id !== null
-        ? {
-            id: cloud.id,
-            name: cloud.name ?? s.name,
-            zone: record?.instanceId === cloud.id ? record.zone : s.zone,
-            type: record?.instanceId === cloud.id ? record.instanceType : s.instanceType,
-            ip: cloud['public-ip'] ?? null,
-            created_at: cloud['created-at'] ?? isoOf(createdAtMs(cloud, this.#ctx.clock.now())),
-          }
-        : record && cloud === undefined
-          ? recordView(record)
-          : null
-    const remaining = state === 'ready' ? this.#ctx.timers.idleRemainingMs() : null
-    const status: ProvisionerStatus = {
-      state,
-      simulated: this.simulated,
-      instance: state === 'absent' ? null : instance,
-      idle: {
-        timeout_s: s.idleTimeoutS,
-        remaining_s: remaining === null ? null : Math.ceil(remaining / 1000),
-        action: s.idleAction,
-      },
-      models,
-      cost: usage,
-    }
-    const boot = this.#ctx.wake?.boot
-    if ((state === 'provisioning' || state === 'booting') && boot) status.boot = bootView(boot)
-    if (state === 'error') {
-      status.error = this.#ctx.lastError ?? {
-        code: 'instance_error',
-        message: 'the instance is in an error state: destroy it (exollama destroy) and start again',
-      }
-    }
-    return status
-  }
-
-  #usageCost(): ProvisionerStatus['cost'] {
-    try {
-      const session = this.#ctx.store.usage.currentSession()
-      const month = this.#ctx.store.usage.monthToDate()
-      return {
-        currency: this.#ctx.store.usage.currency,
-        session: session ? session.cost : null,
-        month: month.cost,
-      }
-    } catch (error) {
-      this.#ctx.log.warn({ err: error }, 'usage ledger unreadable')
-      return { currency: this.#ctx.store.usage.currency, session: null, month: null }
-    }
-  }
-
-  #cachedModelNames(): string[] {
-    const cached = this.#ctx.store.metadata.get('/api/tags')?.body as
-      { models?: unknown } | undefined
-    return Array.isArray(cached?.models) ? namesOf(cached.models as Record<string, unknown>[]) : []
-  }
-
-  async models(options: { signal?: AbortSignal | undefined } = {}): Promise<ModelSummary[]> {
-    const record = this.#ctx.store.instances.get(this.#ctx.settings.name)
-    if (this.#ctx.state === 'ready' && record) {
-      const tags = await fetchTags(this.#ctx.endpoints.get(record), {
-        clock: this.#ctx.clock,
-        signal: options.signal,
-        timeoutMs: this.#ctx.tuning.probeTimeoutMs,
-      })
-      this.#ctx.store.metadata.put('/api/tags', tags)
-      return summariesOf(tags.models)
-    }
-    const cached = this.#ctx.store.metadata.get('/api/tags')?.body as
-      { models?: unknown } | undefined
-    return Array.isArray(cached?.models)
-      ? summariesOf(cached.models as Record<string, unknown>[])
-      : []
+  models(options: { signal?: AbortSignal | undefined } = {}): Promise<ModelSummary[]> {
+    return listModels(this.#ctx, options)
   }
 
   // ---- events and state -----------------------------------------------------------------------
@@ -628,12 +469,10 @@ class ProvisionerImpl implements Provisioner {
         for (const model of this.#ctx.settings.models) await this.#preload(w, endpoint, model)
       }
       try {
-        const tags = await fetchTags(endpoint, {
-          clock: this.#ctx.clock,
+        await refreshModels(this.#ctx, endpoint, {
           signal,
           timeoutMs: this.#ctx.tuning.probeTimeoutMs,
         })
-        this.#ctx.store.metadata.put('/api/tags', tags)
       } catch (error) {
         if (signal.aborted) throw error
         this.#ctx.log.warn({ err: error }, 'could not read the models of the ready instance')
@@ -1294,11 +1133,9 @@ class ProvisionerImpl implements Provisioner {
       data: { model },
     })
     try {
-      const tags = await fetchTags(this.#ctx.endpoints.get(record), {
-        clock: this.#ctx.clock,
+      await refreshModels(this.#ctx, this.#ctx.endpoints.get(record), {
         timeoutMs: this.#ctx.tuning.probeTimeoutMs,
       })
-      this.#ctx.store.metadata.put('/api/tags', tags)
     } catch (error) {
       this.#ctx.log.debug({ err: error }, 'tags after pull failed')
     }
@@ -1591,23 +1428,4 @@ class ProvisionerImpl implements Provisioner {
     controller.abort()
     this.#ctx.endpoints.dropAll()
   }
-}
-
-function namesOf(models: readonly Record<string, unknown>[]): string[] {
-  return models
-    .map((m) => (typeof m.name === 'string' ? m.name : typeof m.model === 'string' ? m.model : ''))
-    .filter((n) => n !== '')
-}
-
-function summariesOf(models: readonly Record<string, unknown>[]): ModelSummary[] {
-  return models
-    .filter((m) => typeof m.name === 'string' || typeof m.model === 'string')
-    .map((m) => ({
-      name: (typeof m.name === 'string' ? m.name : m.model) as string,
-      ...(typeof m.size === 'number' ? { size: m.size } : {}),
-      ...(typeof m.modified_at === 'string' ? { modified_at: m.modified_at } : {}),
-      ...(m.details && typeof m.details === 'object'
-        ? { details: m.details as Record<string, unknown> }
-        : {}),
-    }))
 }

@@ -3,9 +3,17 @@ import type { InstanceInput, InstanceRecord, InstanceState, Intent } from '../st
 import { createdAtMs, type ListedInstance } from './cloud-instance.js'
 import type { ProvisionerStatus } from './status.js'
 
-/** The store state that goes with an Exoscale instance state (for a freshly adopted record). */
-export function recordStateFor(cloudState: Instance['state']): InstanceState {
+/**
+ * The store state that goes with an Exoscale instance state (for a freshly adopted record);
+ * `unknown` for a state Exoscale did not give or that is new.
+ */
+export function recordStateFor(
+  cloudState: Instance['state'],
+  unknown: InstanceState = 'provisioning',
+): InstanceState {
   switch (cloudState) {
+    case 'starting':
+      return 'provisioning'
     case 'running':
     case 'migrating':
       return 'booting'
@@ -20,7 +28,7 @@ export function recordStateFor(cloudState: Instance['state']): InstanceState {
     case 'error':
       return 'error'
     default:
-      return 'provisioning'
+      return unknown
   }
 }
 
