@@ -1,5 +1,6 @@
-import type { ProvisionerContext } from './context.js'
-import { fetchTags, type InstanceEndpoint } from './instance-api.js'
+import { closedError, type ProvisionerContext } from './context.js'
+import { recordEvent } from './events.js'
+import { fetchTags, pullModel, type InstanceEndpoint, type PullProgress } from './instance-api.js'
 
 /** One model on the instance, as `/api/tags` describes it. */
 export interface ModelSummary {
@@ -26,6 +27,48 @@ export async function listModels(
     return summariesOf(models)
   }
   return summariesOf(cachedModels(ctx))
+}
+
+/**
+ * Pulls a model onto the ready instance (`instanceId`), streaming Ollama's progress; the pull
+ * counts as activity while it runs. The model list is refreshed after.
+ */
+export async function pullOnto(
+  ctx: ProvisionerContext,
+  instanceId: string,
+  model: string,
+  onProgress: ((progress: PullProgress) => void) | undefined,
+  request: { signal?: AbortSignal | undefined; actor?: string | undefined },
+): Promise<void> {
+  const record = ctx.store.instances.get(ctx.settings.name)
+  if (!record) throw closedError()
+  const end = ctx.activity.begin()
+  const started = ctx.clock.now()
+  try {
+    await pullModel(ctx.endpoints.get(record), model, {
+      clock: ctx.clock,
+      signal: request.signal,
+      ...(onProgress ? { onProgress } : {}),
+    })
+  } finally {
+    end()
+  }
+  recordEvent(ctx, {
+    type: 'pull',
+    phase: 'model-pull',
+    instanceId,
+    actor: request.actor ?? 'cli',
+    durationMs: ctx.clock.now() - started,
+    message: `model ${model} pulled`,
+    data: { model },
+  })
+  try {
+    await refreshModels(ctx, ctx.endpoints.get(record), {
+      timeoutMs: ctx.tuning.probeTimeoutMs,
+    })
+  } catch (error) {
+    ctx.log.debug({ err: error }, 'tags after pull failed')
+  }
 }
 
 /** Reads the instance's `/api/tags` and keeps it as the list shown while it sleeps. */

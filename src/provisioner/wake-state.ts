@@ -32,8 +32,6 @@ export interface Wake {
   owned: boolean
   /** The create call was sent (from then on, never retried). */
   postSent: boolean
-  /** This wake created the instance (its disk holds no earlier boot status). */
-  created: boolean
   /**
    * When the boot being waited for was requested, if the disk may still hold an earlier boot's
    * status (this wake started a stopped instance, or joined such a start).
