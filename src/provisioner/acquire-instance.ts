@@ -1,6 +1,6 @@
-import { isExoscaleError, type Instance } from '../exoscale/index.js'
+import type { Instance } from '../exoscale/index.js'
 import type { Fence, InstanceRecord, Intent } from '../store/index.js'
-import { hasId, isGoing, listOwned, type ListedInstance } from './cloud-instance.js'
+import { hasId, isGoing, listOwned, stillThere, type ListedInstance } from './cloud-instance.js'
 import type { ProvisionerContext } from './context.js'
 import { createInstance } from './create-instance.js'
 import { ProvisionerError } from './errors.js'
@@ -56,13 +56,9 @@ async function acquireLocked(
   let keeper = picked?.instance
 
   if (!keeper && record && !listed.some((i) => i.id === record?.instanceId)) {
-    // The list did not show the store's instance: only a 404 for its id proves it is gone.
-    try {
-      const again = await ctx.client.getInstance(record.instanceId, { signal })
-      if (again.id && !isGoing(again)) keeper = { ...again, id: again.id }
-    } catch (error) {
-      if (!isExoscaleError(error, 'exoscale_not_found')) throw error
-    }
+    // The list did not show the store's instance: it may only be late to appear.
+    const again = await stillThere(ctx.client, record.instanceId, signal)
+    if (again?.id) keeper = { ...again, id: again.id }
   }
 
   if (!keeper) {

@@ -1,4 +1,9 @@
-import type { ExoscaleClient, Instance, Labels } from '../exoscale/index.js'
+import {
+  isExoscaleError,
+  type ExoscaleClient,
+  type Instance,
+  type Labels,
+} from '../exoscale/index.js'
 import { managedLabels, ownedBy } from './labels.js'
 
 /** A listed instance with the id every decision about it needs. */
@@ -35,4 +40,22 @@ export async function listOwned(
     signal: options.signal,
   })
   return ownedBy(listed, name)
+}
+
+/**
+ * The instance behind `id` if it still exists and is not on its way out, else null. For an
+ * instance a list did not show: only a 404 for its id proves it is gone (any other error throws).
+ */
+export async function stillThere(
+  client: ExoscaleClient,
+  id: string,
+  signal?: AbortSignal,
+): Promise<Instance | null> {
+  try {
+    const instance = await client.getInstance(id, { signal })
+    return isGoing(instance) ? null : instance
+  } catch (error) {
+    if (isExoscaleError(error, 'exoscale_not_found')) return null
+    throw error
+  }
 }
