@@ -21,11 +21,6 @@ export interface PolicyTimersOptions {
   handlers: PolicyHandlers
 }
 
-interface InstanceTimer {
-  readonly instanceId: string
-  readonly timer: Timer
-}
-
 /**
  * When the idle, max-lifetime and destroy-after deadlines fall, as timers (not polls): the idle
  * timer for the instance in use, the other two per instance. What happens then is the handlers'
@@ -35,11 +30,13 @@ export class PolicyTimers {
   readonly #o: PolicyTimersOptions
   /** Made at the first arm, with the timeout of that moment (settingsChanged replaces it). */
   #idle: { timer: IdleTimer; timeoutMs: number } | null = null
-  #lifetime: InstanceTimer | null = null
-  #destroyAfter: InstanceTimer | null = null
+  readonly #lifetime: InstanceTimer
+  readonly #destroyAfter: InstanceTimer
 
   constructor(options: PolicyTimersOptions) {
     this.#o = options
+    this.#lifetime = new InstanceTimer(options.clock)
+    this.#destroyAfter = new InstanceTimer(options.clock)
   }
 
   armIdle(): void {
@@ -67,40 +64,24 @@ export class PolicyTimers {
 
   /** Arms the max-lifetime timer of an instance (kept as it is when already armed for it). */
   armLifetime(instanceId: string, createdAt: number): void {
-    if (this.#lifetime?.instanceId === instanceId) return
-    this.#lifetime?.timer.cancel()
     const at = createdAt + this.#o.settings().maxLifetimeS * 1000
-    this.#lifetime = {
-      instanceId,
-      timer: timerAt(this.#o.clock, at, () => this.#o.handlers.lifetime(instanceId)),
-    }
+    this.#lifetime.arm(instanceId, at, (id) => this.#o.handlers.lifetime(id))
   }
 
   /** Cancels the max-lifetime timer if it is one of `instanceIds`' (any, when none given). */
   cancelLifetime(...instanceIds: string[]): void {
-    if (!this.#lifetime) return
-    if (instanceIds.length > 0 && !instanceIds.includes(this.#lifetime.instanceId)) return
-    this.#lifetime.timer.cancel()
-    this.#lifetime = null
+    this.#lifetime.cancel(instanceIds)
   }
 
   /** Arms the destroy-after timer of a stopped instance (kept when already armed for it). */
   armDestroyAfter(instanceId: string, stoppedAt: number): void {
-    if (this.#destroyAfter?.instanceId === instanceId) return
-    this.cancelDestroyAfter()
     const at = stoppedAt + this.#o.settings().destroyAfterS * 1000
-    this.#destroyAfter = {
-      instanceId,
-      timer: timerAt(this.#o.clock, at, () => this.#o.handlers.destroyAfter(instanceId)),
-    }
+    this.#destroyAfter.arm(instanceId, at, (id) => this.#o.handlers.destroyAfter(id))
   }
 
   /** Cancels the destroy-after timer if it is one of `instanceIds`' (any, when none given). */
   cancelDestroyAfter(...instanceIds: string[]): void {
-    if (!this.#destroyAfter) return
-    if (instanceIds.length > 0 && !instanceIds.includes(this.#destroyAfter.instanceId)) return
-    this.#destroyAfter.timer.cancel()
-    this.#destroyAfter = null
+    this.#destroyAfter.cancel(instanceIds)
   }
 
   cancelAll(): void {
@@ -118,5 +99,29 @@ export class PolicyTimers {
       onIdle: () => this.#o.handlers.idle(),
     })
     return { timer, timeoutMs }
+  }
+}
+
+/** At most one timer, for one instance: arming again for that instance keeps the first deadline. */
+class InstanceTimer {
+  readonly #clock: Clock
+  #current: { instanceId: string; timer: Timer } | null = null
+
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
+
+  arm(instanceId: string, at: number, fire: (instanceId: string) => void): void {
+    if (this.#current?.instanceId === instanceId) return
+    this.cancel([])
+    this.#current = { instanceId, timer: timerAt(this.#clock, at, () => fire(instanceId)) }
+  }
+
+  /** Cancels the timer if it is for one of `instanceIds` (any instance when empty). */
+  cancel(instanceIds: readonly string[]): void {
+    if (!this.#current) return
+    if (instanceIds.length > 0 && !instanceIds.includes(this.#current.instanceId)) return
+    this.#current.timer.cancel()
+    this.#current = null
   }
 }

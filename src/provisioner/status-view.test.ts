@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import type { Instance } from '../exoscale/index.js'
-import { Secret } from '../shared/index.js'
 import type { InstanceRecord, InstanceState } from '../store/index.js'
 import { stateFromCloud } from './status-view.js'
 
-function record(instanceId: string, state: InstanceState): InstanceRecord {
-  return {
-    name: 'exollama',
-    instanceId,
-    intentId: null,
-    zone: 'ch-gva-2',
-    instanceType: 'standard.medium',
-    template: 'Linux Ubuntu 22.04 LTS 64-bit',
-    ip: '203.0.113.1',
-    state,
-    createdAt: 0,
-    startedAt: 0,
-    tlsCertPem: 'CERT',
-    tlsFingerprint: 'FP',
-    ollamaVersion: null,
-    updatedAt: 0,
-    secrets: { ollamaKey: new Secret('k'), tlsKeyPem: new Secret('p') },
-  }
-}
+// stateFromCloud reads only which instance the store records and in what state.
+const record = (instanceId: string, state: InstanceState) =>
+  ({ instanceId, state }) as InstanceRecord
 
 const cloud = (state: string | undefined, id: string | undefined = 'i1') =>
   ({ id, state }) as Instance

@@ -7,7 +7,12 @@ import { acquire } from './acquire-instance.js'
 import { onReady } from './idle-policy.js'
 import { pullModel, type InstanceEndpoint } from './instance-api.js'
 import { refreshModels } from './models.js'
-import { assertOllamaVersion, waitForBootReady, waitForOllamaVersion } from './readiness.js'
+import {
+  assertOllamaVersion,
+  waitForBootReady,
+  waitForOllamaVersion,
+  type PollOptions,
+} from './readiness.js'
 import type { ProvisionerProgress } from './status.js'
 import { waitFor } from './wait-for.js'
 import { failWake } from './wake-failure.js'
@@ -173,31 +178,24 @@ async function runWake(ctx: ProvisionerContext, w: Wake): Promise<ReadyInstance>
     enterPhase(ctx, w, 'booting')
 
     const endpoint = ctx.endpoints.get(record)
-    await waitForBootReady(endpoint, {
+    const polling: PollOptions = {
       clock: ctx.clock,
       signal,
       probeTimeoutMs: ctx.tuning.probeTimeoutMs,
       initialDelayMs: ctx.tuning.bootPollInitialMs,
       maxDelayMs: ctx.tuning.bootPollMaxMs,
-      onStatus: (status) => onBootStatus(ctx, w, status, id),
       onNotYet: (detail) => {
         w.lastNotYet = detail
       },
+    }
+    await waitForBootReady(endpoint, {
+      ...polling,
+      onStatus: (status) => onBootStatus(ctx, w, status, id),
       ...(w.rebootSince === undefined
         ? {}
         : { freshSince: { sinceMs: w.rebootSince, toleranceMs: BOOT_STATUS_SKEW_MS } }),
     })
-
-    const version = await waitForOllamaVersion(endpoint, {
-      clock: ctx.clock,
-      signal,
-      probeTimeoutMs: ctx.tuning.probeTimeoutMs,
-      initialDelayMs: ctx.tuning.bootPollInitialMs,
-      maxDelayMs: ctx.tuning.bootPollMaxMs,
-      onNotYet: (detail) => {
-        w.lastNotYet = detail
-      },
-    })
+    const version = await waitForOllamaVersion(endpoint, polling)
     assertOllamaVersion(version, ctx.settings.minOllamaVersion)
     ctx.store.instances.update(ctx.settings.name, { ollamaVersion: version })
     ctx.store.metadata.put('/api/version', { version })
