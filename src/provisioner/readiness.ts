@@ -3,7 +3,8 @@ import type { Clock } from '../shared/index.js'
 import { ProvisionerError } from './errors.js'
 import { probeBootStatus, probeOllamaVersion, type InstanceEndpoint } from './instance-api.js'
 
-export interface BootWaitOptions {
+/** How the readiness loops poll the instance. */
+export interface PollOptions {
   clock: Clock
   signal: AbortSignal
   /** Per-request limit. */
@@ -11,10 +12,13 @@ export interface BootWaitOptions {
   /** First pause between polls; grows ×1.5 up to `maxDelayMs`. */
   initialDelayMs: number
   maxDelayMs: number
+  /** Every poll that found the VM (or Ollama) not answering yet. */
+  onNotYet?: (detail: string) => void
+}
+
+export interface BootWaitOptions extends PollOptions {
   /** Every boot status read (for progress and events). */
   onStatus?: (status: BootStatus) => void
-  /** Every poll that found the VM not answering yet. */
-  onNotYet?: (detail: string) => void
   /**
    * For an instance that booted before (started from stopped, adopted): its disk still holds
    * the previous boot's status (often `ready`), which nginx serves until this boot's first
@@ -111,22 +115,13 @@ export function assertOllamaVersion(found: string, minimum: string): void {
   }
 }
 
-export interface VersionWaitOptions {
-  clock: Clock
-  signal: AbortSignal
-  probeTimeoutMs: number
-  initialDelayMs: number
-  maxDelayMs: number
-  onNotYet?: (detail: string) => void
-}
-
 /**
  * Ollama's version once it answers through nginx: a 502 while Ollama (re)starts behind a
  * `ready` boot status is waited out (until the wake's deadline), not taken for a broken instance.
  */
 export async function waitForOllamaVersion(
   endpoint: InstanceEndpoint,
-  options: VersionWaitOptions,
+  options: PollOptions,
 ): Promise<string> {
   let delay = options.initialDelayMs
   for (;;) {

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest'
 import type { Instance } from '../exoscale/index.js'
 import { Secret } from '../shared/index.js'
 import type { InstanceRecord, Intent } from '../store/index.js'
-import { planReconcile, type ReconcilePlanInput } from './reconcile-plan.js'
+import {
+  adoptableIntent,
+  pickKeeper,
+  planReconcile,
+  type ReconcilePlanInput,
+} from './reconcile-plan.js'
 
 const NOW = Date.UTC(2026, 5, 1, 12)
 const MIN = 60_000
@@ -215,5 +220,38 @@ describe('planReconcile', () => {
       instances: [instance('x', { intent: 'f' })],
     })
     expect(summary(p)).toEqual(['adopt x', 'abandon o'])
+  })
+})
+
+describe('pickKeeper', () => {
+  const adoptable = adoptableIntent([intent('a'), intent('b'), intent('bare', { secrets: null })])
+
+  it("keeps the store's instance without adopting it, whatever its intent", () => {
+    const live = [instance('old', { intent: 'a', age: 60 * MIN }), instance('mine')]
+    expect(pickKeeper(live, record('mine'), adoptable, NOW)).toEqual({
+      instance: live[1],
+      adopt: null,
+    })
+  })
+
+  it('otherwise adopts the oldest instance whose intent holds secrets, ties by id', () => {
+    const live = [
+      instance('foreign', { age: 90 * MIN }),
+      instance('no-secrets', { intent: 'bare', age: 90 * MIN }),
+      instance('z', { intent: 'b', age: 60 * MIN }),
+      instance('y', { intent: 'a', age: 60 * MIN }),
+      instance('young', { intent: 'a', age: MIN }),
+    ]
+    const picked = pickKeeper(live, record('gone'), adoptable, NOW)
+    expect(picked?.instance.id).toBe('y')
+    expect(picked?.adopt?.id).toBe('a')
+    expect(pickKeeper([instance('foreign')], null, adoptable, NOW)).toBeNull()
+  })
+
+  it('dates an instance without created-at by the fallback given', () => {
+    const { 'created-at': _dropped, ...undated } = instance('undated', { intent: 'a' })
+    const dated = instance('dated', { intent: 'b', age: 60 * MIN })
+    expect(pickKeeper([dated, undated], null, adoptable, 0)?.instance.id).toBe('undated')
+    expect(pickKeeper([dated, undated], null, adoptable, NOW)?.instance.id).toBe('dated')
   })
 })

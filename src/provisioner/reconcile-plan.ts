@@ -1,5 +1,6 @@
 import type { Instance } from '../exoscale/index.js'
 import type { InstanceRecord, Intent } from '../store/index.js'
+import { createdAtMs, hasId, isGoing, type ListedInstance } from './cloud-instance.js'
 import { intentOf, ownedBy } from './labels.js'
 import type { IdleAction } from './settings.js'
 
@@ -22,14 +23,14 @@ export type DestroyWhy =
 
 export type ReconcileAction =
   /** Record the instance from its intent (secrets included) and use it. */
-  | { kind: 'adopt'; instance: Instance & { id: string }; intent: Intent }
-  | { kind: 'destroy'; instance: Instance & { id: string }; why: DestroyWhy }
+  | { kind: 'adopt'; instance: ListedInstance; intent: Intent }
+  | { kind: 'destroy'; instance: ListedInstance; why: DestroyWhy }
   /** The store's instance is not in the list: confirm with a GET, then forget it. */
   | { kind: 'mark-gone'; record: InstanceRecord }
   /** The instance powered off by itself (stop mode): record it as stopped. */
-  | { kind: 'mark-stopped'; instance: Instance & { id: string } }
+  | { kind: 'mark-stopped'; instance: ListedInstance }
   /** A stop that was interrupted (the store says stopping, the instance still runs). */
-  | { kind: 'stop'; instance: Instance & { id: string } }
+  | { kind: 'stop'; instance: ListedInstance }
   /** A pending intent whose instance never appeared. */
   | { kind: 'abandon-intent'; intent: Intent }
 
@@ -50,23 +51,50 @@ export interface ReconcilePlanInput {
 
 export interface ReconcilePlan {
   /** The one instance kept (null when none). */
-  keeper: (Instance & { id: string }) | null
+  keeper: ListedInstance | null
   actions: ReconcileAction[]
   /** Labelled instances left alone for now (within their grace period). */
   waiting: string[]
 }
 
-const GOING: readonly (Instance['state'] | undefined)[] = ['destroying', 'destroyed', 'expunging']
-
-/** Milliseconds of an instance's `created-at`, or `fallback` when missing. */
-export function createdAtMs(instance: Pick<Instance, 'created-at'>, fallback: number): number {
-  const ms = instance['created-at'] ? Date.parse(instance['created-at']) : Number.NaN
-  return Number.isNaN(ms) ? fallback : ms
+/** The intent of an instance when this store holds its secrets: only then can it be adopted. */
+export function adoptableIntent(
+  intents: readonly Intent[],
+): (instance: Instance) => Intent | undefined {
+  const intentById = new Map(intents.map((i) => [i.id, i]))
+  return (instance) => {
+    const id = intentOf(instance)
+    const intent = id === undefined ? undefined : intentById.get(id)
+    return intent?.secrets && intent.tlsCertPem ? intent : undefined
+  }
 }
 
-function byAgeThenId(now: number) {
-  return (a: Instance, b: Instance) =>
-    createdAtMs(a, now) - createdAtMs(b, now) || (a.id ?? '').localeCompare(b.id ?? '')
+/** The instance kept, and the intent to adopt it with (null: the store already records it). */
+export interface Keeper {
+  instance: ListedInstance
+  adopt: Intent | null
+}
+
+/**
+ * The one instance to keep among the live ones: the store's, else the oldest adoptable one
+ * (ties by id). `createdAtFallback` dates an instance without `created-at`.
+ */
+export function pickKeeper(
+  live: readonly ListedInstance[],
+  record: InstanceRecord | null,
+  adoptable: (instance: Instance) => Intent | undefined,
+  createdAtFallback: number,
+): Keeper | null {
+  const recorded = record ? live.find((i) => i.id === record.instanceId) : undefined
+  if (recorded) return { instance: recorded, adopt: null }
+  const oldest = live
+    .filter((i) => adoptable(i))
+    .sort(
+      (a, b) =>
+        createdAtMs(a, createdAtFallback) - createdAtMs(b, createdAtFallback) ||
+        a.id.localeCompare(b.id),
+    )[0]
+  return oldest ? { instance: oldest, adopt: adoptable(oldest) as Intent } : null
 }
 
 /**
@@ -85,27 +113,17 @@ function byAgeThenId(now: number) {
  */
 export function planReconcile(input: ReconcilePlanInput): ReconcilePlan {
   const { now, record } = input
-  const listed = ownedBy(input.instances, input.name).filter(
-    (i): i is Instance & { id: string } => typeof i.id === 'string',
-  )
-  const live = listed.filter((i) => !GOING.includes(i.state))
-  const intentById = new Map(input.intents.map((i) => [i.id, i]))
-  const usableIntent = (i: Instance) => {
-    const id = intentOf(i)
-    const intent = id === undefined ? undefined : intentById.get(id)
-    return intent?.secrets && intent.tlsCertPem ? intent : undefined
-  }
+  const listed = ownedBy(input.instances, input.name).filter(hasId)
+  const live = listed.filter((i) => !isGoing(i))
+  const usableIntent = adoptableIntent(input.intents)
 
   const actions: ReconcileAction[] = []
   const waiting: string[] = []
 
-  let keeper = record ? (live.find((i) => i.id === record.instanceId) ?? null) : null
-  if (!keeper) {
-    keeper = live.filter((i) => usableIntent(i)).sort(byAgeThenId(now))[0] ?? null
-    if (keeper) {
-      actions.push({ kind: 'adopt', instance: keeper, intent: usableIntent(keeper) as Intent })
-    }
-  }
+  const picked = pickKeeper(live, record, usableIntent, now)
+  const keeper = picked?.instance ?? null
+  if (picked?.adopt)
+    actions.push({ kind: 'adopt', instance: picked.instance, intent: picked.adopt })
 
   for (const instance of live) {
     if (instance === keeper) continue

@@ -1,10 +1,19 @@
 import type { Instance } from '../exoscale/index.js'
-import type { InstanceInput, InstanceState, Intent } from '../store/index.js'
-import { createdAtMs } from './reconcile-plan.js'
+import type { InstanceInput, InstanceRecord, InstanceState, Intent } from '../store/index.js'
+import { createdAtMs, type ListedInstance } from './cloud-instance.js'
+import type { ProvisionerStatus } from './status.js'
 
-/** The store state that goes with an Exoscale instance state (for a freshly adopted record). */
-export function recordStateFor(cloudState: Instance['state']): InstanceState {
+/**
+ * The store state that goes with an Exoscale instance state (for a freshly adopted record);
+ * `unknown` for a state Exoscale did not give or that is new.
+ */
+export function recordStateFor(
+  cloudState: Instance['state'],
+  unknown: InstanceState = 'provisioning',
+): InstanceState {
   switch (cloudState) {
+    case 'starting':
+      return 'provisioning'
     case 'running':
     case 'migrating':
       return 'booting'
@@ -19,7 +28,7 @@ export function recordStateFor(cloudState: Instance['state']): InstanceState {
     case 'error':
       return 'error'
     default:
-      return 'provisioning'
+      return unknown
   }
 }
 
@@ -29,7 +38,7 @@ export function recordStateFor(cloudState: Instance['state']): InstanceState {
  */
 export function recordFromIntent(
   intent: Intent,
-  instance: Instance & { id: string },
+  instance: ListedInstance,
   now: number,
 ): InstanceInput {
   if (!intent.secrets || !intent.tlsCertPem) {
@@ -49,5 +58,22 @@ export function recordFromIntent(
     startedAt: intent.createdAt,
     tlsCertPem: intent.tlsCertPem,
     secrets: intent.secrets,
+  }
+}
+
+/** A time as the status object shows it: ISO 8601, whole seconds, UTC. */
+export function isoOf(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+/** The status object's view of a recorded instance. */
+export function recordView(record: InstanceRecord): NonNullable<ProvisionerStatus['instance']> {
+  return {
+    id: record.instanceId,
+    name: record.name,
+    zone: record.zone,
+    type: record.instanceType,
+    ip: record.ip,
+    created_at: isoOf(record.createdAt),
   }
 }
